@@ -1,0 +1,5 @@
+import sys
+
+from envmon.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Subcommands of ``envmon``: each module defines ``register(subparsers)``."""

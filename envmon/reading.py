@@ -1,0 +1,64 @@
+"""One measured value of one parameter at one station at one time.
+
+>>> from envmon.timeutil import parse_time
+>>> r = Reading("TZ_TOWN", parse_time("2026-07-14T02:13:00+08:00"), "cod", 18.2)
+>>> r.flag, r.ok
+('N', True)
+>>> Reading("bad id!", r.time, "cod", 1.0)
+Traceback (most recent call last):
+...
+envmon.reading.ReadingError: bad station id 'bad id!'
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+# HJ 212-2017 table 8 data flags.
+FLAGS = {
+    "N": "normal",
+    "F": "stopped",
+    "M": "maintenance",
+    "S": "manual setpoint",
+    "D": "fault",
+    "C": "calibration",
+    "T": "above range",
+    "B": "communication fault",
+}
+# Flags whose values describe the water/air/noise (T: a real value beyond the range).
+VALID_FLAGS = frozenset({"N", "T"})
+_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+_PARAM = re.compile(r"^[a-z0-9_]{1,32}$")
+
+
+class ReadingError(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    station: str
+    time: datetime  # aware, UTC
+    parameter: str
+    value: float
+    flag: str = "N"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.station, str) or not _ID.match(self.station):
+            raise ReadingError(f"bad station id {self.station!r}")
+        if not isinstance(self.parameter, str) or not _PARAM.match(self.parameter):
+            raise ReadingError(f"bad parameter name {self.parameter!r}")
+        if self.time.tzinfo is None:
+            raise ReadingError("reading time must carry a UTC offset")
+        if isinstance(self.value, bool) or not isinstance(self.value, (int, float)) or not math.isfinite(self.value):
+            raise ReadingError(f"value of {self.parameter} is not a finite number: {self.value!r}")
+        if self.flag not in FLAGS:
+            raise ReadingError(f"unknown data flag {self.flag!r} (HJ 212: {''.join(FLAGS)})")
+
+    @property
+    def ok(self) -> bool:
+        """True when the value describes the environment (flag N or T)."""
+        return self.flag in VALID_FLAGS
