@@ -109,7 +109,7 @@ class Publisher:
             c.loop_stop()
             raise MqttError(f"MQTT broker {self.config.host}:{self.config.port} did not accept the connection")
 
-    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:  # noqa: ANN001
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
             log.warning("MQTT connect refused for %s: %s", self.client_id, reason_code)
             return
@@ -117,7 +117,7 @@ class Publisher:
         if self._on_connect_cb:
             self._on_connect_cb(True)
 
-    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:  # noqa: ANN001
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self.connected.clear()
         if self._on_connect_cb:
             self._on_connect_cb(False)
@@ -202,7 +202,7 @@ class Consumer:
             self.stop()
             raise MqttError(f"could not subscribe at {self.config.host}:{self.config.port} within {timeout} s")
 
-    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:  # noqa: ANN001
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
             log.warning("MQTT connect refused for %s: %s", self.client_id, reason_code)
             return
@@ -212,16 +212,16 @@ class Consumer:
         # Re-subscribe on every connect: harmless when the session survived, needed when not.
         client.subscribe([(t, 1) for t in self.topics])
 
-    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:  # noqa: ANN001
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
         if any(rc.is_failure for rc in reason_codes):
             log.error("subscription refused: %s", reason_codes)
             return
         self.subscribed.set()
 
-    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:  # noqa: ANN001
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self.connected.clear()
 
-    def _on_message(self, client, userdata, msg: mqtt.MQTTMessage) -> None:  # noqa: ANN001
+    def _on_message(self, client, userdata, msg: mqtt.MQTTMessage) -> None:
         m = Message(msg.topic, msg.payload, msg.qos, msg.mid, bool(msg.retain), self)
         try:
             self.handler(m)

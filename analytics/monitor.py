@@ -1,0 +1,644 @@
+"""The pure analytics core: ``Monitor.process(reading) -> list[Event]``.
+
+No I/O. The live service and ``envmon replay`` feed the same object, so what is measured
+offline is what runs live. Readings of one station that share a timestamp form a snapshot;
+a snapshot is evaluated when the station's next timestamp arrives (or on :meth:`flush`).
+
+What it decides, per station and snapshot:
+
+- ``illegal_discharge`` — a correlated rise of conductivity / NH3-N / COD(Mn) / TP /
+  turbidity (DO down) against the station's own robust baseline, not explained by rain.
+  The first station that sees it opens an *incident*; a station further down that sees
+  it after about the registry's travel time corroborates it (confidence up) instead of
+  raising its own alert. The source is localised to the outfalls discharging into the
+  segment above the first station, preferring an outfall with its own evidence
+  (dry-weather flow or a signature at the outfall); else the segment ``U..S``.
+- ``dry_weather_flow`` — flow at a rain outfall with no rain in the last 24 h.
+- ``sensor_fault`` — one parameter jumping far out of its baseline with no support from the
+  station's other parameters, a value stuck for an hour, or device flags (D, B) persisting:
+  for maintenance, never pollution.
+- ``station_offline`` — no data for 3 sampling intervals (data clock); backfill closes it.
+- ``exceedance`` — GB 3838 hourly single-factor class worse than the target class; GB 3096
+  hourly Leq over the zone's day/night limit; hourly AQI (HJ 633) above 100; GB 18918 at
+  sewage-plant outfalls. ``noise_night_burst`` — night Lmax more than 15 dB over the limit.
+
+Derived series (class, AQI, Leq) are queued for :meth:`drain_derived`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from analytics.detectors.base import RollingStats
+from analytics.policy import AlertPolicy, Condition
+from analytics.standards import gb3096, gb3838, hj633
+from envmon.alerts import Event
+from envmon.reading import Reading
+from envmon.stations import Registry, Station
+from envmon.timeutil import CST, cst_day_start, cst_hour_start, is_night
+
+# Parameters whose rise marks sewage or industrial wastewater (standards.md §7.1).
+RISE_PARAMS = ("cond", "nh3n", "cod", "codmn", "tp", "turb")
+CHEMISTRY = ("cond", "nh3n", "cod", "codmn", "tp")
+# Smallest change that can count, whatever the baseline's spread: of the order of the
+# instruments' resolution/repeatability, so a very quiet baseline cannot make noise an event.
+MIN_SCALE = {"cond": 8.0, "nh3n": 0.05, "cod": 1.0, "codmn": 0.3, "tp": 0.01, "turb": 2.0,
+             "do": 0.25, "ph": 0.05, "temp": 0.2, "tn": 0.1, "flow": 1.0, "level": 0.02}
+# Parameters whose values naturally repeat (a flat reading there is not a stuck sensor).
+FLAT_OK = {"flow", "level", "rain"}
+# Parameters whose natural excursions (boats, wind resuspension, storms) are too common for
+# a lone jump to say "broken sensor".
+JUMP_OK = {"turb", "flow", "level", "rain"}
+# Any other parameter this far from its baseline counts as support for a change.
+Z_SUPPORT = 2.5
+
+
+@dataclass(frozen=True, slots=True)
+class Derived:
+    """A derived point for InfluxDB (class, AQI, Leq ...)."""
+
+    measurement: str
+    tags: dict[str, str]
+    fields: dict[str, Any]
+    time: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorConfig:
+    baseline_window: int = 72  # samples in the rolling baseline (6 h at 5 min)
+    # Recompute median/MAD every n samples: the baseline moves slowly, the saving is large.
+    baseline_every: int = 4
+    min_history: int = 12  # samples before a station's baseline is trusted
+    z_rise: float = 4.0  # robust z for a parameter to count as risen
+    z_fault: float = 8.0  # a lone parameter this far out, unsupported: a fault candidate
+    min_rises: int = 2  # parameters that must rise together for a discharge signature
+    protect_max_s: float = 4 * 3600.0  # stop protecting the baseline after this long
+    rain_mm_h: float = 0.5  # rain intensity that counts as rain
+    rain_memory_s: float = 6 * 3600.0  # wet-weather explanation window for rivers
+    dry_weather_s: float = 24 * 3600.0  # no rain this long = dry weather (outfalls)
+    outfall_flow_l_s: float = 1.0  # flow at a rain outfall above this is a discharge
+    stuck_samples: int = 12
+    offline_intervals: float = 3.0
+    aqi_edition: str = "2026"
+    aqi_alert_above: int = 100
+    wwtp_grade: str = "1A"
+
+
+@dataclass(slots=True)
+class _Incident:
+    first_station: str
+    first_time: datetime
+    last_time: datetime
+    seen: dict[str, datetime] = field(default_factory=dict)
+    source: str | None = None
+    source_evidence: str = ""
+
+
+@dataclass(slots=True)
+class _StationState:
+    station: Station
+    snap_time: datetime | None = None
+    snap: dict[str, float] = field(default_factory=dict)
+    flags: dict[str, str] = field(default_factory=dict)
+    baselines: dict[str, RollingStats] = field(default_factory=dict)
+    last_time: datetime | None = None
+    intervals: deque = field(default_factory=lambda: deque(maxlen=9))
+    hour: datetime | None = None
+    hour_sums: dict[str, list[float]] = field(default_factory=dict)
+    day: datetime | None = None
+    day_sums: dict[str, list[float]] = field(default_factory=dict)
+    protect_since: datetime | None = None
+    runs: dict[str, list] = field(default_factory=dict)  # param -> [value, run length]
+    move_rate: dict[str, float] = field(default_factory=dict)  # EWMA of "value changed"
+    bad_flag_run: dict[str, int] = field(default_factory=dict)
+    noise: gb3096.NoiseDayAggregator | None = None
+    signature_at: datetime | None = None
+    offline: bool = False
+
+
+class Monitor:
+    """One monitor per network (or per partition of stations). Feed readings in time order
+    per station; stations may interleave.
+
+    >>> from envmon.stations import load_registry
+    >>> from envmon.timeutil import parse_time
+    >>> m = Monitor(load_registry())
+    >>> t = parse_time("2026-07-14T02:00:00+08:00")
+    >>> m.process(Reading("TZ_TOWN", t, "nh3n", 0.4))
+    []
+    """
+
+    def __init__(self, registry: Registry, config: MonitorConfig | None = None):
+        self.registry = registry
+        self.config = config or MonitorConfig()
+        self.policy = AlertPolicy(station_info={s.id: (s.jurisdiction, s.name) for s in registry.values()})
+        self._st: dict[str, _StationState] = {}
+        self._derived: list[Derived] = []
+        self._incidents: list[_Incident] = []
+        self._last_rain: datetime | None = None
+        self._first_time: datetime | None = None
+        self._clock: datetime | None = None
+        self._last_offline_check: datetime | None = None
+        self.readings = 0
+        self.ignored = 0
+
+    # -- public API ---------------------------------------------------------------------------
+    def process(self, r: Reading) -> list[Event]:
+        st = self._st.get(r.station)
+        if st is None:
+            station = self.registry.get(r.station)
+            if station is None:
+                self.ignored += 1
+                return []
+            st = self._st[r.station] = _StationState(station)
+        self.readings += 1
+        events: list[Event] = []
+        if st.offline and (st.snap_time is None or r.time > st.snap_time):
+            # Data again (live or backfilled): the outage is over.
+            st.offline = False
+            events += self.policy.absent(st.station.id, "station_offline", r.time)
+        if st.snap_time is None:
+            st.snap_time = r.time
+        elif r.time > st.snap_time:
+            events += self._evaluate(st)
+            st.snap_time = r.time
+        elif r.time < st.snap_time:
+            # Late reading for a snapshot already evaluated: hourly aggregates only.
+            self.ignored += 1
+            return events
+        if r.parameter == "rain" and r.ok and r.value >= self.config.rain_mm_h:
+            self._last_rain = r.time if self._last_rain is None else max(self._last_rain, r.time)
+        if r.ok:
+            st.snap[r.parameter] = r.value
+        st.flags[r.parameter] = r.flag
+        if self._clock is None or r.time > self._clock:
+            self._clock = r.time
+            if self._first_time is None:
+                self._first_time = r.time
+            events += self._check_offline(r.time)
+        return events
+
+    def process_many(self, readings: Iterable[Reading]) -> list[Event]:
+        out: list[Event] = []
+        for r in readings:
+            out += self.process(r)
+        return out
+
+    def flush(self) -> list[Event]:
+        """Evaluate every open snapshot and close the open hours (end of a replay)."""
+        events: list[Event] = []
+        for st in self._st.values():
+            if st.snap_time is not None and (st.snap or st.flags):
+                events += self._evaluate(st)
+            events += self._close_hour(st)
+            if st.noise is not None:
+                for s in st.noise.flush():
+                    events += self._noise_summary(st, s)
+        return events
+
+    def drain_derived(self) -> list[Derived]:
+        out, self._derived = self._derived, []
+        return out
+
+    def open_alerts(self):
+        return self.policy.open_alerts()
+
+    # -- per snapshot ---------------------------------------------------------------------------
+    def _evaluate(self, st: _StationState) -> list[Event]:
+        t = st.snap_time
+        assert t is not None
+        snap, flags = st.snap, st.flags
+        st.snap, st.flags = {}, {}
+        events: list[Event] = []
+        # Interval and offline bookkeeping.
+        if st.last_time is not None and t > st.last_time:
+            st.intervals.append((t - st.last_time).total_seconds())
+        st.last_time = t
+        events += self._hourly(st, t, snap)
+        events += self._device_flags(st, t, flags)
+        medium = st.station.medium
+        if medium == "water":
+            if st.station.is_outfall:
+                events += self._outfall(st, t, snap)
+            else:
+                events += self._river(st, t, snap)
+        elif medium == "noise":
+            events += self._noise(st, t, snap)
+        return events
+
+    def _z(self, st: _StationState, p: str, v: float) -> float | None:
+        b = st.baselines.get(p)
+        if b is None or len(b) < self.config.min_history:
+            return None
+        scale = max(b.mad(), MIN_SCALE.get(p, 0.0), 0.02 * abs(b.median()))
+        return (v - b.median()) / scale if scale > 0 else None
+
+    def _learn(self, st: _StationState, snap: dict[str, float], t: datetime, protect: bool) -> None:
+        if protect:
+            if st.protect_since is None:
+                st.protect_since = t
+            if (t - st.protect_since).total_seconds() < self.config.protect_max_s:
+                return
+            # A "signature" lasting this long is the river's new normal: learn it.
+        else:
+            st.protect_since = None
+        for p, v in snap.items():
+            b = st.baselines.get(p)
+            if b is None:
+                b = st.baselines[p] = RollingStats(self.config.baseline_window, every=self.config.baseline_every)
+            b.push(v)
+
+    def _raining(self, t: datetime, memory_s: float) -> bool:
+        return self._last_rain is not None and (t - self._last_rain).total_seconds() <= memory_s
+
+    def _river(self, st: _StationState, t: datetime, snap: dict[str, float]) -> list[Event]:
+        sid = st.station.id
+        zs = {p: z for p in (*RISE_PARAMS, "do") if p in snap and (z := self._z(st, p, snap[p])) is not None}
+        rain = self._raining(t, self.config.rain_memory_s)
+        risen = [p for p in RISE_PARAMS if zs.get(p, 0.0) >= self.config.z_rise and not (rain and p == "turb")]
+        chem = [p for p in risen if p in CHEMISTRY]
+        do_down = zs.get("do", 0.0) <= -self.config.z_rise
+        events: list[Event] = []
+        signature = len(risen) + (1 if do_down and chem else 0) >= self.config.min_rises and bool(chem)
+        if signature and rain and "cond" not in chem and len(chem) < 2:
+            # Runoff carries COD/TP/turbidity; sewage also raises conductivity or NH3-N.
+            signature = False
+        if signature:
+            events += self._discharge(st, t, snap, zs, risen + (["do"] if do_down else []), rain)
+        else:
+            events += self.policy.absent(sid, "illegal_discharge", t)
+        # A lone parameter far out with no support from the others: a sensor, not the river.
+        zs_all = {p: z for p in snap if (z := self._z(st, p, snap[p])) is not None}
+        lone = [p for p, z in zs_all.items() if abs(z) >= self.config.z_fault and p not in JUMP_OK]
+        supported = [p for p, z in zs_all.items() if abs(z) >= Z_SUPPORT and p not in lone]
+        if len(lone) == 1 and not supported and not signature and not self._incident_expected(sid, t):
+            p = lone[0]
+            events += self.policy.observe(Condition(
+                sid, "water", "sensor_fault", (p,), "info",
+                f"{st.station.name} {p} 单参数突变（z={zs_all[p]:.1f}），其他参数与上下游无佐证，疑似仪器故障",
+                details={"pattern": "jump", "z": round(zs_all[p], 1)}), t)
+        elif not self._stuck(st, snap, t, events):
+            events += self.policy.absent(sid, "sensor_fault", t)
+        self._learn(st, snap, t, protect=signature or bool(lone))
+        return events
+
+    def _stuck(self, st: _StationState, snap: dict[str, float], t: datetime, events: list[Event]) -> bool:
+        """A value frozen for ``stuck_samples`` samples on a parameter that usually moves at
+        (nearly) every sample; slow parameters at coarse resolution (night water temperature
+        at 0.1 °C) must stay frozen three times longer."""
+        stuck = []
+        for p, v in snap.items():
+            if p in FLAT_OK:
+                continue
+            run = st.runs.get(p)
+            moved = run is None or run[0] != v
+            if moved:
+                st.runs[p] = run = [v, 1]
+            else:
+                run[1] += 1
+            rate = st.move_rate.get(p, 0.5)  # unknown until learned
+            rate = st.move_rate[p] = rate + 0.02 * (float(moved) - rate)
+            n = run[1]
+            need = self.config.stuck_samples if rate > 0.7 else 3 * self.config.stuck_samples
+            if n >= need:
+                stuck.append(p)
+        if stuck:
+            events += self.policy.observe(Condition(
+                st.station.id, st.station.medium, "sensor_fault", tuple(stuck), "info",
+                f"{st.station.name} {','.join(stuck)} 读数长时间不变，疑似传感器卡滞",
+                details={"pattern": "stuck"}), t)
+            return True
+        return False
+
+    def _device_flags(self, st: _StationState, t: datetime, flags: dict[str, str]) -> list[Event]:
+        bad = [p for p, f in flags.items() if f in ("D", "B")]
+        for p in flags:
+            st.bad_flag_run[p] = st.bad_flag_run.get(p, 0) + 1 if p in bad else 0
+        persistent = tuple(p for p in bad if st.bad_flag_run[p] >= 3)
+        if persistent:
+            return self.policy.observe(Condition(
+                st.station.id, st.station.medium, "sensor_fault", persistent, "warning",
+                f"{st.station.name} 仪器报告故障/通讯异常（HJ 212 标记 D/B）: {','.join(persistent)}",
+                details={"pattern": "device_flag"}), t)
+        return []
+
+    # -- discharge incidents ---------------------------------------------------------------------
+    def _incident_expected(self, sid: str, t: datetime) -> bool:
+        return any(self._arrival_ok(inc, sid, t) for inc in self._incidents)
+
+    def _arrival_ok(self, inc: _Incident, sid: str, t: datetime) -> bool:
+        if sid in inc.seen:
+            return True
+        travel = self.registry.travel_minutes_between(inc.first_station, sid)
+        if travel is None:
+            return False
+        expected = inc.first_time + timedelta(minutes=travel)
+        tol = timedelta(minutes=max(30.0, 0.5 * travel))
+        return expected - tol <= t <= expected + tol + (inc.last_time - inc.first_time)
+
+    def _discharge(self, st: _StationState, t: datetime, snap: dict[str, float], zs: dict[str, float],
+                   risen: list[str], rain: bool) -> list[Event]:
+        sid = st.station.id
+        self._incidents = [i for i in self._incidents if (t - i.last_time).total_seconds() < 12 * 3600]
+        for inc in self._incidents:
+            if self._arrival_ok(inc, sid, t) and sid != inc.first_station:
+                first = inc.seen.setdefault(sid, t) == t
+                inc.last_time = max(inc.last_time, t)
+                if first:
+                    return self._corroborate(inc, sid, t)
+                return []
+        inc = next((i for i in self._incidents if i.first_station == sid), None)
+        if inc is None:
+            inc = _Incident(sid, t, t, {sid: t})
+            inc.source, inc.source_evidence = self._localise(st.station, t)
+            self._incidents.append(inc)
+        inc.last_time = t
+        return self.policy.observe(self._discharge_condition(st, inc, t, snap, zs, risen, rain), t)
+
+    def _outfalls_upstream(self, sid: str, t: datetime) -> list[tuple[Station, float]]:
+        """Outfalls whose water reaches ``sid``, with their flow time to it (minutes)."""
+        out = []
+        for o in self.registry.values():
+            if o.is_outfall:
+                m = self.registry.travel_minutes_between(o.id, sid)
+                if m is not None:
+                    out.append((o, m))
+        return out
+
+    def _localise(self, station: Station, t: datetime) -> tuple[str, str]:
+        """Suspected source of a discharge first seen at ``station``: an outfall with its own
+        evidence (open dry-weather flow or discharge alert, or a recent signature) whose flow
+        time fits; else the only outfall into the segment above; else the segment."""
+        outfalls = self.registry.outfalls_into(station.id)
+        best: tuple[float, str, str] | None = None
+        for o, minutes in self._outfalls_upstream(station.id, t):
+            direct = o.discharges_into == station.id
+            ev = ""
+            score = 0.0
+            if self.policy.is_open(o.id, "dry_weather_flow"):
+                score, ev = 2.0, "晴天排水"
+            elif self.policy.is_open(o.id, "illegal_discharge"):
+                score, ev = 3.0, "排口水质异常"
+            else:
+                ost = self._st.get(o.id)
+                if ost is not None and ost.signature_at is not None and \
+                        (t - ost.signature_at).total_seconds() <= 3 * 3600:
+                    score, ev = 2.5, "排口水质异常"
+            if score and not direct:
+                # Further up: the evidence must be older than the flow time, and not by days.
+                ost = self._st.get(o.id)
+                seen = ost.signature_at or ost.snap_time if ost else None
+                lag = (t - seen).total_seconds() / 60 if seen else None
+                if lag is None or not (0.5 * minutes - 30 <= lag <= 2 * minutes + 180):
+                    score = 0.0
+                score *= 0.8
+            if score and (best is None or score > best[0]):
+                best = (score, o.id, ev)
+        if best is not None:
+            return best[1], best[2]
+        if len(outfalls) == 1:
+            return outfalls[0].id, ""
+        upstream = self.registry.upstream_of(station.id)
+        if len(upstream) == 1:
+            return f"{upstream[0].id}..{station.id}", ""
+        return f"..{station.id}", ""
+
+    def _discharge_condition(self, st: _StationState, inc: _Incident, t: datetime, snap: dict[str, float],
+                             zs: dict[str, float], risen: list[str], rain: bool) -> Condition:
+        night = is_night(t)
+        corroborated = len(inc.seen) > 1
+        conf = 0.45 + 0.08 * (len(risen) - 2) + (0.1 if night else 0.0) + (0.2 if corroborated else 0.0)
+        conf += 0.15 if inc.source_evidence else 0.0
+        conf -= 0.15 if rain else 0.0
+        conf = round(min(0.99, max(0.05, conf)), 2)
+        zmax = max((zs.get(p, 0.0) for p in risen if p != "do"), default=0.0)
+        severity = "critical" if zmax >= 15 or len(risen) >= 4 or corroborated else "warning"
+        src = inc.source or ""
+        src_name = self.registry[src].name if src in self.registry else src
+        parts = ", ".join(f"{p}↑" if p != "do" else "DO↓" for p in risen)
+        msg = (f"{st.station.name}（{st.station.river}）疑似偷排：{parts}，"
+               f"疑似来源 {src_name}{'（' + inc.source_evidence + '）' if inc.source_evidence else ''}")
+        if corroborated:
+            msg += f"；下游 {', '.join(self.registry[s].name for s in inc.seen if s != inc.first_station)} 已印证"
+        return Condition(
+            inc.first_station, "water", "illegal_discharge", tuple(risen), severity, msg,
+            suspected_source=inc.source, confidence=conf, start=inc.first_time,
+            details={"z": {p: round(zs.get(p, 0.0), 1) for p in risen},
+                     "values": {p: snap[p] for p in risen if p in snap},
+                     "seen_at": sorted(inc.seen), "night": night, "rain": rain},
+        )
+
+    def _corroborate(self, inc: _Incident, sid: str, t: datetime) -> list[Event]:
+        first = self._st.get(inc.first_station)
+        if first is None or not self.policy.is_open(inc.first_station, "illegal_discharge"):
+            return []
+        alert = next(a for a in self.policy.open_alerts()
+                     if a.station == inc.first_station and a.kind == "illegal_discharge")
+        c = Condition(inc.first_station, "water", "illegal_discharge", alert.parameters, "critical",
+                      alert.message + f"；下游 {self.registry[sid].name} 于 {t.astimezone(CST):%H:%M} 印证",
+                      suspected_source=inc.source, confidence=min(0.99, (alert.confidence or 0.5) + 0.2),
+                      start=inc.first_time, details={"seen_at": sorted(inc.seen)})
+        return self.policy.observe(c, t)
+
+    # -- outfalls ------------------------------------------------------------------------------
+    def _outfall(self, st: _StationState, t: datetime, snap: dict[str, float]) -> list[Event]:
+        s = st.station
+        events: list[Event] = []
+        flow = snap.get("flow")
+        if s.outfall_type == "rain" and flow is not None:
+            dry = not self._raining(t, self.config.dry_weather_s)
+            if dry and flow > self.config.outfall_flow_l_s:
+                known_dry = self._first_time is not None and \
+                    (t - self._first_time).total_seconds() >= self.config.dry_weather_s
+                conf = 0.9 if known_dry else 0.6
+                events += self.policy.observe(Condition(
+                    s.id, "water", "dry_weather_flow", ("flow",),
+                    "critical" if flow > 20 * self.config.outfall_flow_l_s else "warning",
+                    f"{s.name} 晴天排水：流量 {flow:.1f} L/s，近24小时无降雨（晴天不排水）",
+                    suspected_source=s.id, confidence=conf, details={"flow": flow}), t)
+            else:
+                events += self.policy.absent(s.id, "dry_weather_flow", t)
+        zs = {p: z for p in CHEMISTRY if p in snap and (z := self._z(st, p, snap[p])) is not None}
+        risen = [p for p, z in zs.items() if z >= self.config.z_rise]
+        signature = len(risen) >= self.config.min_rises
+        if signature:
+            st.signature_at = t
+            events += self.policy.observe(Condition(
+                s.id, "water", "illegal_discharge", tuple(risen), "critical",
+                f"{s.name} 排口水质突变：{', '.join(p + '↑' for p in risen)}",
+                suspected_source=s.id, confidence=0.9,
+                details={"values": {p: snap[p] for p in risen}}), t)
+        else:
+            events += self.policy.absent(s.id, "illegal_discharge", t)
+        self._learn(st, snap, t, protect=signature)
+        return events
+
+    # -- noise ---------------------------------------------------------------------------------
+    def _noise(self, st: _StationState, t: datetime, snap: dict[str, float]) -> list[Event]:
+        s = st.station
+        events: list[Event] = []
+        if st.noise is None:
+            st.noise = gb3096.NoiseDayAggregator()
+        if "laeq" in snap:
+            for summary in st.noise.add(t, snap["laeq"]):
+                events += self._noise_summary(st, summary)
+        lmax = snap.get("lmax")
+        if lmax is not None and is_night(t):
+            if gb3096.is_night_burst(lmax, s.zone):
+                lim = gb3096.limit(s.zone, night=True)
+                events += self.policy.observe(Condition(
+                    s.id, "noise", "noise_night_burst", ("lmax",),
+                    "critical" if lmax - lim > 25 else "warning",
+                    f"{s.name}（{s.zone}类区）夜间突发噪声 Lmax {lmax:.1f} dB(A)，超夜间限值 {lmax - lim:.1f} dB",
+                    details={"lmax": lmax, "limit": lim}), t)
+            else:
+                events += self.policy.absent(s.id, "noise_night_burst", t)
+        return events
+
+    def _noise_summary(self, st: _StationState, summary: Any) -> list[Event]:
+        s = st.station
+        tags = {"station": s.id, "jurisdiction": s.jurisdiction, "zone": s.zone or ""}
+        if isinstance(summary, gb3096.HourlyLeq):
+            lim = gb3096.limit(s.zone, night=summary.night)
+            exceed = summary.leq > lim
+            self._derived.append(Derived("noise_leq", {**tags, "period": "hour"},
+                                         {"leq": round(summary.leq, 2), "limit": lim, "exceed": int(exceed)},
+                                         summary.start))
+            t_end = summary.start + timedelta(hours=1)
+            if exceed:
+                return self.policy.observe(Condition(
+                    s.id, "noise", "exceedance", ("laeq",), "warning",
+                    f"{s.name}（{s.zone}类区）{'夜间' if summary.night else '昼间'}小时 Leq "
+                    f"{summary.leq:.1f} dB(A) 超标（限值 {lim:.0f}）",
+                    start=summary.start, details={"leq": round(summary.leq, 1), "limit": lim}), t_end)
+            return self.policy.absent(s.id, "exceedance", t_end)
+        day_start = datetime(summary.day.year, summary.day.month, summary.day.day, tzinfo=CST)
+        for period, value, night in (("day", summary.ld, False), ("night", summary.ln, True)):
+            if value is not None:
+                lim = gb3096.limit(s.zone, night=night)
+                self._derived.append(Derived("noise_leq", {**tags, "period": period},
+                                             {"leq": round(value, 2), "limit": lim, "exceed": int(value > lim)},
+                                             day_start))
+        return []
+
+    # -- hourly standards ------------------------------------------------------------------------
+    def _hourly(self, st: _StationState, t: datetime, snap: dict[str, float]) -> list[Event]:
+        hour = cst_hour_start(t)
+        events: list[Event] = []
+        if st.hour is not None and hour > st.hour:
+            events += self._close_hour(st)
+        if st.hour is None or hour > st.hour:
+            st.hour = hour
+        if st.hour == hour:
+            for p, v in snap.items():
+                acc = st.hour_sums.setdefault(p, [0.0, 0])
+                acc[0] += v
+                acc[1] += 1
+        return events
+
+    def _close_hour(self, st: _StationState) -> list[Event]:
+        if st.hour is None or not st.hour_sums:
+            return []
+        means = {p: s / n for p, (s, n) in st.hour_sums.items() if n}
+        hour, st.hour_sums = st.hour, {}
+        t_end = hour + timedelta(hours=1)
+        s = st.station
+        events: list[Event] = []
+        if s.medium == "water" and not s.is_outfall and s.target_class:
+            day = cst_day_start(hour)
+            if st.day is not None and day > st.day:
+                self._close_day(st)
+            st.day = day
+            for p, v in means.items():
+                acc = st.day_sums.setdefault(p, [0.0, 0])
+                acc[0] += v
+                acc[1] += 1
+            try:
+                wc = gb3838.section_class(means, waterbody=s.waterbody or "river")
+            except ValueError:
+                return events
+            target = gb3838.parse_class(s.target_class)
+            self._derived.append(Derived("water_class", {**self._wtags(s), "period": "hour"},
+                                         {"class": wc.cls, "target": target, "meets": int(wc.cls <= target),
+                                          "worst": ",".join(wc.worst)}, hour))
+            if wc.cls > target:
+                bad = wc.worse_than(s.target_class)
+                detail = "，".join(f"{p} {means[p]:.3g}" for p in bad)
+                events += self.policy.observe(Condition(
+                    s.id, "water", "exceedance", bad, "critical" if wc.cls >= 6 else "warning",
+                    f"{s.name}（{s.river}）小时均值 {wc.label} 类，劣于目标 {s.target_class} 类：{detail}",
+                    start=hour, details={"class": wc.label, "target": s.target_class}), t_end)
+            else:
+                events += self.policy.absent(s.id, "exceedance", t_end)
+        elif s.medium == "air":
+            vals = {p: means[p] for p in ("pm25", "pm10", "so2", "no2", "co", "o3") if p in means}
+            if vals:
+                res = hj633.aqi_hourly(vals, edition=self.config.aqi_edition)
+                if res.aqi is not None:
+                    fields: dict[str, Any] = {"aqi": res.aqi, "level": res.level, "category": res.category_zh,
+                                              "primary": ",".join(res.primary)}
+                    for p, v in res.iaqi.items():
+                        if v is not None:
+                            fields[f"iaqi_{p}"] = float(v)
+                    self._derived.append(Derived("aqi", {"station": s.id, "jurisdiction": s.jurisdiction,
+                                                         "period": "hour", "edition": self.config.aqi_edition},
+                                                 fields, hour))
+                    if res.aqi > self.config.aqi_alert_above:
+                        events += self.policy.observe(Condition(
+                            s.id, "air", "exceedance", res.primary or tuple(vals),
+                            "critical" if res.aqi > 200 else "warning",
+                            f"{s.name} 小时AQI {res.aqi}（{res.category_zh}），首要污染物 {','.join(res.primary)}",
+                            start=hour, details={"aqi": res.aqi}), t_end)
+                    else:
+                        events += self.policy.absent(s.id, "exceedance", t_end)
+        return events
+
+    def _close_day(self, st: _StationState) -> None:
+        s = st.station
+        means = {p: a / n for p, (a, n) in st.day_sums.items() if n}
+        st.day_sums = {}
+        try:
+            wc = gb3838.section_class(means, waterbody=s.waterbody or "river")
+        except ValueError:
+            return
+        target = gb3838.parse_class(s.target_class or "V")
+        self._derived.append(Derived("water_class", {**self._wtags(s), "period": "day"},
+                                     {"class": wc.cls, "target": target, "meets": int(wc.cls <= target),
+                                      "worst": ",".join(wc.worst)}, st.day or cst_day_start(datetime.now(CST))))
+
+    @staticmethod
+    def _wtags(s: Station) -> dict[str, str]:
+        return {"station": s.id, "jurisdiction": s.jurisdiction, "river": s.river or "", "kind": s.kind}
+
+    # -- offline ---------------------------------------------------------------------------------
+    def _check_offline(self, now: datetime) -> list[Event]:
+        if self._last_offline_check is not None and (now - self._last_offline_check).total_seconds() < 60:
+            return []
+        self._last_offline_check = now
+        # The network's clock is the median of the stations' latest times, so one node with a
+        # skewed clock (or a stray live message in a replay) cannot make the others look silent.
+        latest = sorted(st.snap_time for st in self._st.values() if st.snap_time is not None)
+        if len(latest) >= 3:
+            now = latest[len(latest) // 2]
+        events: list[Event] = []
+        for st in self._st.values():
+            if st.offline or st.snap_time is None or len(st.intervals) < 3:
+                continue
+            interval = sorted(st.intervals)[len(st.intervals) // 2]
+            silent = (now - st.snap_time).total_seconds()
+            if interval > 0 and silent > self.config.offline_intervals * interval + 1:
+                st.offline = True
+                events += self.policy.observe(Condition(
+                    st.station.id, st.station.medium, "station_offline", (), "warning",
+                    f"{st.station.name} 已 {silent / 60:.0f} 分钟无数据（采样间隔 {interval / 60:.0f} 分钟）",
+                    start=st.snap_time, details={"silent_s": silent}), now)
+        return events
+
+
+def is_finite(v: float) -> bool:
+    return not (math.isnan(v) or math.isinf(v))

@@ -1,0 +1,156 @@
+"""Score alerts against simulator ground truth (pure; used by ``envmon bench detect``).
+
+An alert *matches* an event when its kind answers the event's type, its station is one the
+event names (``stations``) and it was raised (data time) between the event's start and its
+end plus a grace period. Per event type: recall, recall within the delay target, and the
+delay from the event reaching its first station (``arrivals`` when the truth has them) to the
+first matching alert. Pollution alerts (``illegal_discharge``) that match no discharge count
+as false alerts per station-day; those that fall on a sensor fault count as faults reported
+as pollution. Source localisation compares ``suspected_source`` with the truth's ``source``.
+
+>>> ev = {"id": "e1", "type": "illegal_discharge", "stations": ["A", "B"], "start": "2026-07-14T16:30:00Z",
+...       "end": "2026-07-14T18:00:00Z", "source": "OF1", "parameters": ["cond"],
+...       "arrivals": {"B": "2026-07-14T16:50:00Z"}}
+>>> al = {"id": "a1", "kind": "illegal_discharge", "station": "B", "start": "2026-07-14T16:55:00Z",
+...       "raised_at": "2026-07-14T17:05:00Z", "suspected_source": "OF1", "confidence": 0.9}
+>>> r = score([ev], [al], station_days=10)
+>>> r.by_type["illegal_discharge"].recall, r.by_type["illegal_discharge"].delays_min, r.source_right
+(1.0, [15.0], 1.0)
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from envmon.timeutil import parse_time
+
+# Which alert kinds answer which truth event types.
+ANSWERS: dict[str, tuple[str, ...]] = {
+    "illegal_discharge": ("illegal_discharge",),
+    "dry_weather_flow": ("dry_weather_flow", "illegal_discharge"),
+    "sensor_fault": ("sensor_fault",),
+    "station_offline": ("station_offline",),
+    "noise_night_burst": ("noise_night_burst",),
+    "noise_exceedance": ("exceedance", "noise_night_burst"),
+    "air_episode": ("exceedance", "anomaly"),
+}
+POLLUTION = "illegal_discharge"
+
+
+@dataclass
+class TypeScore:
+    events: int = 0
+    detected: int = 0
+    within_target: int = 0
+    delays_min: list[float] = field(default_factory=list)
+
+    @property
+    def recall(self) -> float:
+        return self.detected / self.events if self.events else float("nan")
+
+    @property
+    def recall_within(self) -> float:
+        return self.within_target / self.events if self.events else float("nan")
+
+    def delay_pct(self, q: float) -> float:
+        if not self.delays_min:
+            return float("nan")
+        d = sorted(self.delays_min)
+        return d[min(len(d) - 1, int(round(q * (len(d) - 1))))]
+
+
+@dataclass
+class DetectScore:
+    by_type: dict[str, TypeScore]
+    false_pollution: int
+    station_days: float
+    faults: int
+    faults_as_pollution: int
+    source_total: int
+    source_exact: int
+    alerts: int
+    unmatched_by_kind: dict[str, int]
+
+    @property
+    def false_pollution_per_station_day(self) -> float:
+        return self.false_pollution / self.station_days if self.station_days else float("nan")
+
+    @property
+    def faults_as_pollution_share(self) -> float:
+        return self.faults_as_pollution / self.faults if self.faults else float("nan")
+
+    @property
+    def source_right(self) -> float:
+        return self.source_exact / self.source_total if self.source_total else float("nan")
+
+
+def _t(x: Any) -> datetime:
+    return x if isinstance(x, datetime) else parse_time(x)
+
+
+def _first_arrival(ev: Mapping[str, Any]) -> datetime:
+    arr = ev.get("arrivals") or {}
+    times = [_t(v) for v in arr.values()] if arr else []
+    return min(times) if times else _t(ev["start"])
+
+
+def score(truth: Iterable[Mapping[str, Any]], alerts: Iterable[Mapping[str, Any]], *, station_days: float,
+          grace: timedelta = timedelta(hours=2), delay_target_min: float = 30.0) -> DetectScore:
+    events = list(truth)
+    alerts = list(alerts)
+    for a in alerts:
+        a.setdefault("raised_at", a["start"])
+    by_type: dict[str, TypeScore] = defaultdict(TypeScore)
+    matched_alerts: set[str] = set()
+    source_total = source_exact = 0
+    for ev in events:
+        ts = by_type[ev["type"]]
+        ts.events += 1
+        kinds = ANSWERS.get(ev["type"], ())
+        stations = set(ev.get("stations") or [])
+        start, end = _t(ev["start"]), _t(ev["end"]) + grace
+        hits = [a for a in alerts if a["kind"] in kinds and a["station"] in stations
+                and start - timedelta(minutes=10) <= _t(a["raised_at"]) <= end]
+        for a in hits:
+            matched_alerts.add(a["id"])
+        if not hits:
+            continue
+        ts.detected += 1
+        first = min(hits, key=lambda a: _t(a["raised_at"]))
+        delay = (_t(first["raised_at"]) - _first_arrival(ev)).total_seconds() / 60
+        ts.delays_min.append(max(0.0, delay))
+        if delay <= delay_target_min:
+            ts.within_target += 1
+        if ev["type"] == "illegal_discharge" and ev.get("source"):
+            source_total += 1
+            if any(a.get("suspected_source") == ev["source"] for a in hits if a["kind"] == POLLUTION):
+                source_exact += 1
+    # Pollution alerts that answer no discharge-like event.
+    discharge_like = [e for e in events if e["type"] in ("illegal_discharge", "dry_weather_flow")]
+    faults = [e for e in events if e["type"] == "sensor_fault"]
+    false_pollution = 0
+    fault_hit: set[str] = set()
+    unmatched: dict[str, int] = defaultdict(int)
+    for a in alerts:
+        if a["id"] in matched_alerts:
+            continue
+        unmatched[a["kind"]] += 1
+        if a["kind"] != POLLUTION:
+            continue
+        t = _t(a["raised_at"])
+        if any(a["station"] in (e.get("stations") or []) and _t(e["start"]) - timedelta(minutes=10) <= t
+               <= _t(e["end"]) + grace for e in discharge_like):
+            continue
+        false_pollution += 1
+        for f in faults:
+            if a["station"] in (f.get("stations") or []) and _t(f["start"]) <= t <= _t(f["end"]) + grace:
+                fault_hit.add(f["id"])
+    return DetectScore(
+        by_type=dict(by_type), false_pollution=false_pollution, station_days=station_days,
+        faults=len(faults), faults_as_pollution=len(fault_hit), source_total=source_total,
+        source_exact=source_exact, alerts=len(alerts), unmatched_by_kind=dict(unmatched),
+    )

@@ -1,0 +1,1 @@
+"""Benchmarks under ``envmon bench``: each module defines ``register(sub)``."""

@@ -1,0 +1,197 @@
+"""Bootstrap: the one place that builds the object graph from settings (STYLE rule 11).
+
+``IngestService``: MQTT (shared subscription) → QC → InfluxDB, ack after the write.
+``AnalyticsService``: MQTT (its own shared group) → QC → ``Monitor`` → alert sinks
+(SQLite store, MQTT alert topic, InfluxDB ``alerts``) and derived series to InfluxDB.
+Both are thread-based and start no socket before :meth:`start`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+
+from analytics.monitor import Derived, Monitor, MonitorConfig
+from envmon.alerting.store import AlertStore
+from envmon.alerts import Event
+from envmon.influx import InfluxClient, InfluxError, line
+from envmon.mqttio import Consumer, Message, Publisher
+from envmon.params import ParameterTable, load_parameters
+from envmon.settings import Settings
+from envmon.stations import Registry, load_registry
+from envmon.timeutil import epoch_ns
+from envmon.topics import DATA_FILTER, alert_topic, shared
+from ingest.deadletter import DeadLetters
+from ingest.decode import QualityGate
+from ingest.pipeline import Ingestor
+
+log = logging.getLogger(__name__)
+
+
+class IngestService:
+    def __init__(self, settings: Settings, registry: Registry | None = None,
+                 params: ParameterTable | None = None, *, worker: str | None = None,
+                 dead_letter_publish: Callable[[str, bytes], None] | None = None):
+        self.settings = settings
+        self.registry = registry or load_registry(settings.stations)
+        self.params = params or load_parameters()
+        cfg = settings.ingest
+        self.worker = worker or cfg.client_id
+        self.influx = InfluxClient(settings.influx)
+        self.dead = DeadLetters(cfg.dead_letter_file, topic=cfg.dead_letter_topic, publish=dead_letter_publish)
+        self.ingestor = Ingestor(cfg, self.registry, self.params, self.influx, dead_letters=self.dead,
+                                 worker=self.worker)
+        self.consumer = Consumer(settings.mqtt, self.worker, [shared(cfg.group, DATA_FILTER)],
+                                 self.ingestor.handle, receive_maximum=cfg.max_inflight,
+                                 session_expiry=cfg.session_expiry_s)
+
+    def start(self) -> None:
+        self.influx.wait_ready(30)
+        self.influx.create_database()
+        self.ingestor.start()
+        self.consumer.start()
+
+    def stop(self) -> None:
+        self.consumer.stop()
+        self.ingestor.stop()
+
+    @property
+    def stats(self):  # noqa: ANN201
+        return self.ingestor.stats
+
+
+def alert_line(event: Event) -> str:
+    a = event.alert
+    t = a.start if event.type == "raised" else (a.end if event.type == "cleared" and a.end else a.last_seen or a.start)
+    fields: dict[str, object] = {
+        "id": a.id, "event": event.type, "message": a.message, "parameters": ",".join(a.parameters),
+        "open": 0 if event.type == "cleared" else 1, "station_name": a.station_name or a.station,
+    }
+    if a.confidence is not None:
+        fields["confidence"] = float(a.confidence)
+    if a.suspected_source:
+        fields["suspected_source"] = a.suspected_source
+    tags = {"station": a.station, "jurisdiction": a.jurisdiction or "", "kind": a.kind,
+            "severity": a.severity, "medium": a.medium}
+    return line("alerts", tags, fields, epoch_ns(t) // 1_000_000)
+
+
+def derived_line(d: Derived) -> str:
+    return line(d.measurement, d.tags, d.fields, epoch_ns(d.time) // 1_000_000)
+
+
+class AlertSinks:
+    """Where events go: the store, MQTT, InfluxDB and any listeners (printing, notifiers).
+
+    A failing sink is logged and counted, never allowed to stop detection.
+    """
+
+    def __init__(self, registry: Registry, store: AlertStore | None, influx: InfluxClient | None,
+                 publisher: Publisher | None, listeners: list[Callable[[Event], None]] | None = None):
+        self.registry = registry
+        self.store = store
+        self.influx = influx
+        self.publisher = publisher
+        self.listeners = listeners or []
+        self.counts: Counter = Counter()
+        self.failures: Counter = Counter()
+
+    def __call__(self, events: list[Event]) -> None:
+        if not events:
+            return
+        lines = []
+        for e in events:
+            self.counts[(e.type, e.alert.kind)] += 1
+            if self.store is not None:
+                try:
+                    self.store.apply(e)
+                except Exception:  # noqa: BLE001
+                    self.failures["store"] += 1
+                    log.exception("alert store failed on %s", e.alert.id)
+            if self.publisher is not None:
+                payload = json.dumps(e.to_dict(), ensure_ascii=False).encode()
+                st = self.registry.get(e.alert.station)
+                for jur in (st.jurisdictions if st else (e.alert.jurisdiction or "unknown",)):
+                    self.publisher.publish(alert_topic(jur, e.alert.station), payload, qos=1)
+            lines.append(alert_line(e))
+            for fn in self.listeners:
+                try:
+                    fn(e)
+                except Exception:  # noqa: BLE001
+                    self.failures["listener"] += 1
+                    log.exception("alert listener failed")
+        if self.influx is not None:
+            try:
+                self.influx.write_lines(lines, precision="ms")
+            except InfluxError:
+                self.failures["influx"] += 1
+                log.exception("could not write %d alert events to InfluxDB", len(lines))
+
+
+class AnalyticsService:
+    """Live driver of the pure core; the same ``Monitor`` that ``envmon replay`` runs."""
+
+    def __init__(self, settings: Settings, registry: Registry | None = None,
+                 params: ParameterTable | None = None, *, listeners: list[Callable[[Event], None]] | None = None,
+                 monitor_config: MonitorConfig | None = None, client_id: str | None = None):
+        self.settings = settings
+        self.registry = registry or load_registry(settings.stations)
+        self.params = params or load_parameters()
+        cfg = settings.analytics
+        self.influx = InfluxClient(settings.influx)
+        self.monitor = Monitor(self.registry, monitor_config or MonitorConfig(aqi_edition=cfg.aqi_edition))
+        self.gate = QualityGate(self.registry, self.params, max_future_s=settings.ingest.max_future_s)
+        self.store = AlertStore(cfg.alert_db, registry=self.registry)
+        self.publisher = Publisher(settings.mqtt, (client_id or cfg.client_id) + "-pub")
+        self.sinks = AlertSinks(self.registry, self.store, self.influx, self.publisher, listeners)
+        self.consumer = Consumer(settings.mqtt, client_id or cfg.client_id, [shared(cfg.group, DATA_FILTER)],
+                                 self._handle, receive_maximum=1000,
+                                 session_expiry=settings.ingest.session_expiry_s)
+        self._lock = threading.Lock()
+        self.processed = 0
+        self._derived_buf: list[str] = []
+        self._last_flush = time.monotonic()
+
+    def _handle(self, msg: Message) -> None:
+        decoded = self.gate.decode(msg.topic, msg.payload)
+        with self._lock:
+            events = []
+            for r in sorted(decoded.readings, key=lambda r: r.time):
+                events += self.monitor.process(r)
+            self.processed += len(decoded.readings)
+            self.sinks(events)
+            self._derived_buf += [derived_line(d) for d in self.monitor.drain_derived()]
+            if len(self._derived_buf) > 500 or time.monotonic() - self._last_flush > 2:
+                self._flush_derived()
+        msg.ack()
+
+    def _flush_derived(self) -> None:
+        if self._derived_buf:
+            try:
+                self.influx.write_lines(self._derived_buf, precision="ms")
+                self._derived_buf = []
+            except InfluxError:
+                log.exception("could not write derived series; keeping %d lines", len(self._derived_buf))
+        self._last_flush = time.monotonic()
+
+    def start(self) -> None:
+        self.influx.wait_ready(30)
+        self.influx.create_database()
+        self.publisher.connect()
+        self.consumer.start()
+
+    def finish(self) -> None:
+        """End of a bounded run (demo, tests): evaluate open snapshots, write what is left."""
+        with self._lock:
+            self.sinks(self.monitor.flush())
+            self._derived_buf += [derived_line(d) for d in self.monitor.drain_derived()]
+            self._flush_derived()
+
+    def stop(self) -> None:
+        self.consumer.stop()
+        self.publisher.close()
+        self.store.close()

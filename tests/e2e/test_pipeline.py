@@ -1,0 +1,60 @@
+"""End to end: simulated fleet → Mosquitto → ingest → InfluxDB, and analytics → alert in
+the SQLite store and a point in the InfluxDB ``alerts`` measurement."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from envmon.influx import InfluxClient
+from envmon.service import AnalyticsService, IngestService
+from envmon.settings import Settings
+from envmon.stations import load_registry
+from envmon.timeutil import format_time
+from firmware_sim.live import run_live
+from firmware_sim.scenario import load_scenario
+
+pytestmark = pytest.mark.e2e
+SCENARIO = Path(__file__).parent.parent / "data" / "scenarios" / "e2e-short.toml"
+
+
+def test_simulated_discharge_reaches_the_alert_store_and_influxdb(settings: Settings, influx: InfluxClient,
+                                                                  tmp_path: Path, unique: str) -> None:
+    registry = load_registry()
+    sc = load_scenario(SCENARIO)
+    ingest = IngestService(settings, registry)
+    seen = []
+    analytics = AnalyticsService(settings, registry, listeners=[seen.append])
+    ingest.start()
+    analytics.start()
+    try:
+        stats = run_live(sc, registry, settings.mqtt, speed=900, progress=False, store_dir=tmp_path / "nodes",
+                         client_prefix=f"e2e-{unique}-")
+        assert stats.failed == 0
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (ingest.stats.received >= stats.published_messages
+                                                   and ingest.stats.acked >= ingest.stats.received):
+            time.sleep(0.1)
+        analytics.finish()
+    finally:
+        ingest.stop()
+        analytics.stop()
+    # every sampled value is in InfluxDB
+    stored = sum(
+        int(v) for m in ("water", "noise", "air")
+        for s in influx.query(f"SELECT count(*) FROM {m} WHERE time >= '{format_time(sc.start)}'")
+        for c, v in zip(s["columns"], s["values"][0], strict=False) if c.startswith("count_") and not c.endswith("_flag") and v
+    )
+    assert stored > 0 and ingest.stats.written == stored and ingest.stats.rejected.total() == 0
+    # the discharge became an illegal_discharge alert downstream of the outfall, in the store ...
+    db = sqlite3.connect(settings.analytics.alert_db)
+    rows = db.execute("SELECT station, kind FROM alerts WHERE kind = 'illegal_discharge'").fetchall()
+    stations = {r[0] for r in rows}
+    downstream = {s.id for s in registry.downstream_chain("OF_TZ_RAIN")}
+    assert stations & downstream, f"no discharge alert downstream of OF_TZ_RAIN: {rows}"
+    # ... and in InfluxDB
+    pts = list(influx.rows("SELECT id, event, suspected_source FROM alerts WHERE kind = 'illegal_discharge'"))
+    assert any(p["event"] == "raised" and p["suspected_source"] == "OF_TZ_RAIN" for p in pts), pts

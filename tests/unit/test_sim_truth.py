@@ -1,0 +1,142 @@
+"""Every ground-truth event leaves in the readings the signature it claims."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from envmon.stations import load_registry
+from envmon.timeutil import parse_time
+from firmware_sim import generate, load_scenario
+from firmware_sim.events import FLAG
+from firmware_sim.instrument import noise_sd
+
+DESIGN_KEYS = ("id", "type", "stations", "start", "end", "source", "parameters")
+
+
+@pytest.fixture(scope="module")
+def pair():
+    sc, reg = load_scenario("month"), load_registry()
+    return generate(sc, reg), generate(sc, reg, include=lambda e: False)
+
+
+def test_month_has_dozens_of_events_of_every_type(pair) -> None:
+    a, _ = pair
+    kinds = Counter(e["type"] for e in a.truth)
+    assert len(a.truth) >= 40
+    for k in (
+        "illegal_discharge",
+        "dry_weather_flow",
+        "sensor_fault",
+        "station_offline",
+        "noise_night_burst",
+        "noise_exceedance",
+        "air_episode",
+    ):
+        assert kinds[k] >= 1, kinds
+    hard = Counter(e.get("hard") for e in a.truth)
+    for h in ("small_discharge", "discharge_in_rain", "fault_mimic", "overlap"):
+        assert hard[h] >= 1, hard
+    faults = {e["fault"] for e in a.truth if e["type"] == "sensor_fault"}
+    assert {"drift", "biofouling", "stuck", "spikes", "dropouts", "calibration"} <= faults | {
+        "stuck"
+    }
+
+
+def test_truth_is_design_jsonl(pair, tmp_path) -> None:
+    a, _ = pair
+    a.write_truth(tmp_path / "t.jsonl")
+    for line in (tmp_path / "t.jsonl").read_text().splitlines():
+        e = json.loads(line)
+        assert all(k in e for k in DESIGN_KEYS)
+        assert parse_time(e["start"]) <= parse_time(e["end"])
+        assert e["stations"] and all(s in a.registry for s in e["stations"])
+        assert e["source"] is None or e["source"] in a.registry
+        assert set(e["arrivals"]) == set(e["stations"])
+
+
+def _window(d, e, sid):
+    t0 = parse_time(e["arrivals"][sid]).timestamp() - 600
+    t1 = parse_time(e["end"]).timestamp() + 600
+    return (d.t >= t0) & (d.t <= t1)
+
+
+def test_every_event_leaves_its_signature(pair) -> None:
+    a, b = pair
+    for e in a.truth:
+        for sid in e["stations"]:
+            da, db = a.data[sid], b.data[sid]
+            w = _window(da, e, sid)
+            both = w & da.present & db.present
+            if e["type"] in (
+                "illegal_discharge",
+                "dry_weather_flow",
+                "noise_night_burst",
+                "noise_exceedance",
+                "air_episode",
+            ):
+                sig = e["signature"][sid]
+                assert sig, (e["id"], sid)
+                for p, peak in sig.items():
+                    i = da.params.index(p)
+                    d = (da.values[i] - db.values[i])[both]
+                    sd = noise_sd(p, db.values[i][both])
+                    # The claimed direction, at least 3 instrument sd at some instant
+                    # (1.5 allowed for rounding and the analyser's noise on the event).
+                    assert (np.sign(peak) * d / sd).max() > 1.5, (e["id"], sid, p, peak)
+            elif e["type"] == "sensor_fault":
+                if e["fault"] == "dropouts":
+                    assert (~da.present[w]).sum() > (~db.present[w]).sum(), e["id"]
+                    continue
+                p = e["parameters"][0]
+                i = da.params.index(p)
+                changed = (da.values[i] != db.values[i])[both] | (da.flags[i] != db.flags[i])[both]
+                assert changed.any(), (e["id"], e["fault"])
+                if e["fault"] == "calibration":
+                    assert (da.flags[i][w] == FLAG["C"]).any()
+            elif e["type"] == "station_offline":
+                s0, s1 = parse_time(e["start"]).timestamp(), parse_time(e["end"]).timestamp()
+                inside = (da.t >= s0) & (da.t < s1)
+                if e["cause"] == "power":
+                    assert not da.present[inside].any(), e["id"]
+                else:  # link outage: stored on the node and backfilled later
+                    assert da.present[inside].sum() >= 0.9 * db.present[inside].sum()
+
+
+def test_illegal_discharges_are_mostly_at_night(pair) -> None:
+    a, _ = pair
+    from firmware_sim.common import cst_hour
+
+    starts = [
+        parse_time(e["start"]).timestamp() for e in a.truth if e["type"] == "illegal_discharge"
+    ]
+    h = cst_hour(np.array(starts))
+    night = ((h >= 22) | (h < 5)).mean()
+    assert 0.5 < night < 0.95
+
+
+def test_dry_weather_flow_has_no_rain(pair) -> None:
+    a, _ = pair
+    for e in a.truth:
+        if e["type"] == "dry_weather_flow":
+            s0, s1 = parse_time(e["start"]).timestamp(), parse_time(e["end"]).timestamp()
+            src = a.registry[e["source"]]
+            assert src.outfall_type == "rain"
+            t, rain = a.data[e["source"]].series("rain")
+            assert rain[(t >= s0) & (t <= s1)].max() == 0.0
+            t, flow = a.data[e["source"]].series("flow")
+            assert flow[(t >= s0) & (t <= s1)].max() > 2.0
+
+
+def test_demo_night_discharge_is_clear_and_reaches_downstream() -> None:
+    sim = generate(load_scenario("demo-night"), load_registry())
+    (e,) = sim.truth
+    assert e["type"] == "illegal_discharge" and e["source"] == "OF_TZ_RAIN"
+    assert e["stations"][:3] == ["OF_TZ_RAIN", "TZ_TOWN", "XT_TOWN"]
+    start = parse_time(e["start"])
+    assert start.hour == 16 and 25 <= start.minute <= 35  # 00:30 CST
+    # Gross: conductivity at the receiving station up by more than 25 sd.
+    assert e["signature"]["TZ_TOWN"]["cond"] > 25 * noise_sd("cond", 600.0)
