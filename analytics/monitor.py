@@ -45,6 +45,9 @@ from envmon.timeutil import CST, cst_day_start, cst_hour_start, is_night
 # Parameters whose rise marks sewage or industrial wastewater (standards.md §7.1).
 RISE_PARAMS = ("cond", "nh3n", "cod", "codmn", "tp", "turb")
 CHEMISTRY = ("cond", "nh3n", "cod", "codmn", "tp")
+# Dissolved markers of wastewater. Particles alone (turbidity with TP and COD_Mn bound to
+# them) come from runoff, resuspension or sediment in a sample line, not from a pipe.
+DISSOLVED = ("cond", "nh3n")
 # Smallest change that can count, whatever the baseline's spread: of the order of the
 # instruments' resolution/repeatability, so a very quiet baseline cannot make noise an event.
 MIN_SCALE = {"cond": 8.0, "nh3n": 0.05, "cod": 1.0, "codmn": 0.3, "tp": 0.01, "turb": 2.0,
@@ -81,9 +84,16 @@ class MonitorConfig:
     rain_mm_h: float = 0.5  # rain intensity that counts as rain
     rain_memory_s: float = 6 * 3600.0  # wet-weather explanation window for rivers
     dry_weather_s: float = 24 * 3600.0  # no rain this long = dry weather (outfalls)
+    dry_spell_s: float = 3 * 3600.0  # rain after this long without starts a new storm
+    first_flush_s: float = 3 * 3600.0  # a rain outfall may carry dirty runoff this long
     outfall_flow_l_s: float = 1.0  # flow at a rain outfall above this is a discharge
     stuck_samples: int = 12
     offline_intervals: float = 3.0
+    # A single loud pass (a truck, a horn) breaks the Lmax rule of GB 3096 every night near a
+    # road; construction at night repeats. A burst alert needs this many over-limit intervals
+    # within the window.
+    burst_count: int = 3
+    burst_window_s: float = 15 * 60.0
     aqi_edition: str = "2026"
     aqi_alert_above: int = 100
     wwtp_grade: str = "1A"
@@ -117,6 +127,7 @@ class _StationState:
     move_rate: dict[str, float] = field(default_factory=dict)  # EWMA of "value changed"
     bad_flag_run: dict[str, int] = field(default_factory=dict)
     noise: gb3096.NoiseDayAggregator | None = None
+    bursts: deque = field(default_factory=lambda: deque(maxlen=64))  # night Lmax over limit+15
     signature_at: datetime | None = None
     offline: bool = False
 
@@ -141,6 +152,7 @@ class Monitor:
         self._derived: list[Derived] = []
         self._incidents: list[_Incident] = []
         self._last_rain: datetime | None = None
+        self._spell_start: datetime | None = None
         self._first_time: datetime | None = None
         self._clock: datetime | None = None
         self._last_offline_check: datetime | None = None
@@ -172,6 +184,8 @@ class Monitor:
             self.ignored += 1
             return events
         if r.parameter == "rain" and r.ok and r.value >= self.config.rain_mm_h:
+            if self._last_rain is None or (r.time - self._last_rain).total_seconds() > self.config.dry_spell_s:
+                self._spell_start = r.time  # a new storm: its first flush starts now
             self._last_rain = r.time if self._last_rain is None else max(self._last_rain, r.time)
         if r.ok:
             st.snap[r.parameter] = r.value
@@ -253,6 +267,10 @@ class Monitor:
                 b = st.baselines[p] = RollingStats(self.config.baseline_window, every=self.config.baseline_every)
             b.push(v)
 
+    def _in_first_flush(self, t: datetime) -> bool:
+        return (self._spell_start is not None and self._raining(t, self.config.rain_memory_s)
+                and (t - self._spell_start).total_seconds() <= self.config.first_flush_s)
+
     def _raining(self, t: datetime, memory_s: float) -> bool:
         return self._last_rain is not None and (t - self._last_rain).total_seconds() <= memory_s
 
@@ -264,7 +282,8 @@ class Monitor:
         chem = [p for p in risen if p in CHEMISTRY]
         do_down = zs.get("do", 0.0) <= -self.config.z_rise
         events: list[Event] = []
-        signature = len(risen) + (1 if do_down and chem else 0) >= self.config.min_rises and bool(chem)
+        signature = len(risen) + (1 if do_down and chem else 0) >= self.config.min_rises and \
+            any(p in DISSOLVED for p in chem)
         if signature and rain and "cond" not in chem and len(chem) < 2:
             # Runoff carries COD/TP/turbidity; sewage also raises conductivity or NH3-N.
             signature = False
@@ -466,6 +485,10 @@ class Monitor:
         zs = {p: z for p in CHEMISTRY if p in snap and (z := self._z(st, p, snap[p])) is not None}
         risen = [p for p, z in zs.items() if z >= self.config.z_rise]
         signature = len(risen) >= self.config.min_rises
+        if signature and s.outfall_type == "rain" and self._in_first_flush(t):
+            # Storm runoff's first flush is dirty by nature; sewage at a rain outfall is told
+            # apart by lasting beyond it ("雨天无污水" is judged after the flush).
+            signature = False
         if signature:
             st.signature_at = t
             events += self.policy.observe(Condition(
@@ -475,7 +498,10 @@ class Monitor:
                 details={"values": {p: snap[p] for p in risen}}), t)
         else:
             events += self.policy.absent(s.id, "illegal_discharge", t)
-        self._learn(st, snap, t, protect=signature)
+        # A rain outfall's chemistry in and after a storm says nothing about its dry-weather
+        # normal: keep storms out of its baseline, so the recession does not look like a rise.
+        wet = s.outfall_type == "rain" and self._raining(t, self.config.rain_memory_s)
+        self._learn(st, snap, t, protect=signature or wet)
         return events
 
     # -- noise ---------------------------------------------------------------------------------
@@ -489,13 +515,18 @@ class Monitor:
                 events += self._noise_summary(st, summary)
         lmax = snap.get("lmax")
         if lmax is not None and is_night(t):
+            lim = gb3096.limit(s.zone, night=True)
             if gb3096.is_night_burst(lmax, s.zone):
-                lim = gb3096.limit(s.zone, night=True)
+                st.bursts.append(t)
+            window = timedelta(seconds=self.config.burst_window_s)
+            recent = [b for b in st.bursts if t - b <= window]
+            if len(recent) >= self.config.burst_count:
                 events += self.policy.observe(Condition(
                     s.id, "noise", "noise_night_burst", ("lmax",),
                     "critical" if lmax - lim > 25 else "warning",
-                    f"{s.name}（{s.zone}类区）夜间突发噪声 Lmax {lmax:.1f} dB(A)，超夜间限值 {lmax - lim:.1f} dB",
-                    details={"lmax": lmax, "limit": lim}), t)
+                    f"{s.name}（{s.zone}类区）夜间突发噪声：{len(recent)} 次 Lmax 超夜间限值 15 dB 以上，"
+                    f"最近 {lmax:.1f} dB(A)（限值 {lim:.0f}）",
+                    start=recent[0], details={"lmax": lmax, "limit": lim, "count": len(recent)}), t)
             else:
                 events += self.policy.absent(s.id, "noise_night_burst", t)
         return events

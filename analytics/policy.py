@@ -53,7 +53,7 @@ DEFAULT_KINDS = {
     "exceedance": KindPolicy(raise_after=1, clear_after=2, rearm_s=3 * 3600),
     "illegal_discharge": KindPolicy(raise_after=2, clear_after=6, rearm_s=2 * 3600),
     "dry_weather_flow": KindPolicy(raise_after=3, clear_after=6, rearm_s=6 * 3600),
-    "noise_night_burst": KindPolicy(raise_after=1, clear_after=10, rearm_s=3600),
+    "noise_night_burst": KindPolicy(raise_after=1, clear_after=15, rearm_s=3600),
     "sensor_fault": KindPolicy(raise_after=3, clear_after=12, rearm_s=6 * 3600),
     "station_offline": KindPolicy(raise_after=1, clear_after=1, rearm_s=0),
     "anomaly": KindPolicy(raise_after=3, clear_after=6, rearm_s=3600),

@@ -16,6 +16,7 @@ from typing import TextIO
 from envmon.alerts import KIND_ZH, Event
 from envmon.influx import InfluxClient, InfluxError
 from envmon.mqttio import MqttError, wait_for_broker
+from envmon.params import load_parameters
 from envmon.paths import OUT_DIR, RUN_DIR
 from envmon.settings import load_settings
 from envmon.stations import load_registry
@@ -24,12 +25,14 @@ from envmon.service import AnalyticsService, IngestService
 
 
 def count_readings(influx: InfluxClient, start: str, end: str) -> int:
-    """Parameter values stored for the period, over the three media (flags excluded)."""
+    """Parameter values stored for the period over the three media (quality fields such
+    as ``<param>_flag`` or ``late`` are not readings)."""
+    params = set(load_parameters())
     total = 0
     for m in ("water", "noise", "air"):
         for series in influx.query(f"SELECT count(*) FROM {m} WHERE time >= '{start}' AND time <= '{end}'"):
             for col, val in zip(series["columns"], series["values"][0], strict=False):
-                if col.startswith("count_") and not col.endswith("_flag") and val:
+                if col.startswith("count_") and col[6:] in params and val:
                     total += int(val)
     return total
 
@@ -93,11 +96,8 @@ def run_demo(*, scenario: str, speed: float, settings_file: str | None, keep: bo
     try:
         stats = run_live(sc, registry, settings.mqtt, speed=speed, progress=True)
         # Wait (not sleep-and-hope) until ingest has written everything it received.
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            s = ingest.stats
-            if s.received >= stats.published_messages and s.acked >= s.received:
-                break
+        deadline = time.monotonic() + 180
+        while ingest.stats.written < stats.published_readings and time.monotonic() < deadline:
             time.sleep(0.2)
         analytics_deadline = time.monotonic() + 60
         while analytics.processed < stats.published_readings and time.monotonic() < analytics_deadline:

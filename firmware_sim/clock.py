@@ -20,6 +20,12 @@ import numpy as np
 
 @dataclass
 class Clock:
+    """Offset of a node's clock from true time, with drift and periodic sync.
+
+    >>> round(Clock(drift_ppm=10.0, sync_every_s=3600.0).offset(1800.0), 4)
+    0.018
+    """
+
     drift_ppm: float = 0.0
     offset_s: float = 0.0
     sync_every_s: float = 6 * 3600.0

@@ -48,7 +48,14 @@ FLAG_ARRAY = np.array(list(FLAG_CODES))
 @dataclass
 class StationData:
     """The readings of one station: a time grid, values and flags per parameter, and which
-    sampling instants exist in the output (power outages and dropouts remove them)."""
+    sampling instants exist in the output (power outages and dropouts remove them).
+
+    >>> from envmon.stations import load_registry
+    >>> d = StationData(load_registry()["TZ_TOWN"], ("do",), np.array([0.0, 300.0]),
+    ...                 np.array([[5.1, 5.3]]), np.zeros((1, 2), np.uint8), np.array([True, False]))
+    >>> d.series("do")[1].tolist()
+    [5.1]
+    """
 
     station: Station
     params: tuple[str, ...]
@@ -160,6 +167,12 @@ class Simulation:
     ``readings()`` streams :class:`~envmon.reading.Reading` in nondecreasing time order
     across all stations; ``truth`` is the list of ground-truth events (DESIGN.md format plus
     ``arrivals``, ``signature`` and type-specific keys).
+
+    >>> from envmon.stations import load_registry
+    >>> from firmware_sim.scenario import load_scenario
+    >>> sim = generate(load_scenario("demo-night"), load_registry(), stations=["TZ_TOWN"])
+    >>> sim.n_readings > 700, sim.truth[0]["stations"]
+    (True, ['TZ_TOWN'])
     """
 
     def __init__(

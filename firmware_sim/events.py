@@ -144,6 +144,12 @@ class Discharge(Event):
     """A release of wastewater at an outfall or a hidden pipe on a reach, carried downstream.
 
     ``pieces``: (start s, end s, relative intensity); ``flow_l_s`` at intensity 1.
+
+    >>> from envmon.stations import load_registry
+    >>> d = Discharge(id="d", type="illegal_discharge", start=0.0, end=3600.0,
+    ...               source="OF_TZ_RAIN", targets=(), flow_l_s=150.0, pieces=[(0.0, 3600.0, 1.0)])
+    >>> d.setup(load_registry(), "OF_TZ_RAIN"); d.targets[:3]
+    ('OF_TZ_RAIN', 'TZ_TOWN', 'XT_TOWN')
     """
 
     signature: str = "sewage"
@@ -220,7 +226,15 @@ class Discharge(Event):
 
 @dataclass
 class SensorFault(Event):
-    """A fault of one sensor (or of the sampling line): the water is fine, the reading not."""
+    """A fault of one sensor (or of the sampling line): the water is fine, the reading not.
+
+    >>> f = SensorFault(id="f", type="sensor_fault", start=0.0, end=900.0, source=None,
+    ...                 targets=("S",), fault="stuck", param="do")
+    >>> v = {"do": np.array([5.0, 5.5, 6.0, 6.5])}
+    >>> f.instr("S", np.arange(4) * 300.0, v, {"do": np.zeros(4, np.uint8)}, np.ones(4, bool))
+    >>> v["do"].tolist()
+    [5.0, 5.0, 5.0, 6.5]
+    """
 
     fault: str = "drift"
     param: str = "do"
@@ -311,7 +325,14 @@ def _calib_tail(
 @dataclass
 class Outage(Event):
     """A node goes silent: ``power`` (no readings at all) or ``link`` (kept on the node's
-    disk and sent as a batch on reconnect, so the rows exist but arrived late)."""
+    disk and sent as a batch on reconnect, so the rows exist but arrived late).
+
+    >>> o = Outage(id="o", type="station_offline", start=300.0, end=900.0, source=None,
+    ...            targets=("S",), cause="power")
+    >>> present = np.ones(4, bool)
+    >>> o.instr("S", np.arange(4) * 300.0, {}, {}, present); present.tolist()
+    [True, False, False, True]
+    """
 
     cause: str = "power"
 
@@ -329,7 +350,14 @@ class Outage(Event):
 
 @dataclass
 class NoiseSource(Event):
-    """Construction at night (impulsive) or a persistent daytime source at a noise station."""
+    """Construction at night (impulsive) or a persistent daytime source at a noise station.
+
+    >>> n = NoiseSource(id="n", type="noise_night_burst", start=0.0, end=600.0, source=None,
+    ...                 targets=("S",), level=65.0, duty=1.0)
+    >>> v = {"laeq": np.full(3, 45.0), "lmax": np.full(3, 55.0)}
+    >>> n.env("S", np.array([0.0, 300.0, 600.0]), v); bool(v["laeq"][0] > 60), float(v["laeq"][2])
+    (True, 45.0)
+    """
 
     level: float = 60.0  # Leq of the source at the microphone while active
     impulsive: float = 12.0  # Lmax above the source Leq
@@ -357,7 +385,14 @@ class NoiseSource(Event):
 @dataclass
 class AirEpisode(Event):
     """A regional episode: haze (PM, CO, NO2 up) or ozone (afternoon O3 up), all stations,
-    each with its own small lag and scale."""
+    each with its own small lag and scale.
+
+    >>> a = AirEpisode(id="a", type="air_episode", start=0.0, end=86400.0, source=None,
+    ...                targets=("A",), factor=3.0, offsets={"A": (0.0, 1.0)})
+    >>> v = {k: np.full(1, 20.0) for k in ("pm25", "pm10", "co", "no2")}
+    >>> a.env("A", np.array([43200.0]), v); v["pm25"].tolist()
+    [60.0]
+    """
 
     kind: str = "haze"
     factor: float = 2.5

@@ -44,7 +44,14 @@ ANSWER_TIMEOUT_S = 5.0
 
 
 class Hj212Node:
-    """The HJ 212 flavour of :class:`firmware_sim.live.Node` (same methods)."""
+    """The HJ 212 flavour of :class:`firmware_sim.live.Node` (same methods).
+
+    >>> import tempfile
+    >>> from envmon.stations import load_registry
+    >>> Hj212Node(load_registry()["OF_XT_WWTP"], ("127.0.0.1", 1), tempfile.mkdtemp(),
+    ...           stats=LiveStats()).st      # an outfall: surface-water pollution source
+    '32'
+    """
 
     def __init__(
         self,

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -52,6 +54,9 @@ class LiveStats:
     InfluxDB stores), ``*_samples`` sampling instants (one v1 payload each);
     ``published_*`` were acknowledged by the broker (live or inside batches), ``produced_*``
     sampled by the nodes. ``per_station`` counts published readings.
+
+    >>> LiveStats().published_readings
+    0
     """
 
     published_messages: int = 0
@@ -295,7 +300,14 @@ def run_live(
         raise ValueError(f"speed must be > 0, got {speed!r}")
     sim = sim or generate(scenario, registry, stations=stations)
     stop = stop or threading.Event()
-    store = Path(store_dir) if store_dir else RUN_DIR / "sim-nodes" / scenario.name
+    # Without a store_dir each run gets fresh node disks (a new simulated timeline must not
+    # inherit another run's backlog); removed at the end when everything was delivered.
+    fresh = store_dir is None
+    store = (
+        Path(store_dir)
+        if store_dir
+        else Path(tempfile.mkdtemp(prefix=f"{scenario.name}-", dir=_ensure(RUN_DIR / "sim-nodes")))
+    )
     stats = LiveStats()
     g = rng(scenario.seed, "clocks")
     t0 = scenario.start.timestamp()
@@ -400,7 +412,14 @@ def run_live(
         bar.update(max(0, round(total_min) - done_min))
         bar.close()
     stats.elapsed_s = time.monotonic() - wall0
+    if fresh and stats.failed == 0:
+        shutil.rmtree(store, ignore_errors=True)
     return stats
+
+
+def _ensure(d: Path) -> Path:
+    d.mkdir(parents=True, exist_ok=True)
+    return d
 
 
 def _act(

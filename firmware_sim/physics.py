@@ -78,7 +78,13 @@ NAVIGABLE = {"太浦河", "红旗塘", "芦墟塘"}  # barges stir up sediment b
 
 @dataclass(frozen=True, slots=True)
 class WaterProfile:
-    """Fixed character of a water station (from its id, not the seed: same river every run)."""
+    """Fixed character of a water station (from its id, not the seed: same river every run).
+
+    >>> from envmon.stations import load_registry
+    >>> p = water_profile(load_registry()["FH_LAKE"])
+    >>> p.kind, "flow" in p.params
+    ('lake', False)
+    """
 
     kind: str  # river | lake | rain | sewage_plant | industrial
     params: tuple[str, ...]

@@ -55,6 +55,15 @@ DRIFT_PER_WEEK = {"nh3n": 0.6, "ph": -0.4, "do": -1.5, "cond": 80.0}
 
 
 class Planner:
+    """Draws the events of one scenario from its own seeded stream.
+
+    >>> from envmon.stations import load_registry
+    >>> from firmware_sim.scenario import load_scenario
+    >>> sc = load_scenario("demo-night")
+    >>> Planner(sc, load_registry(), Weather(sc)).next_id("sensor_fault")
+    'demo-night-0001-sensor_fault'
+    """
+
     def __init__(self, scenario: Scenario, reg: Registry, wx: Weather):
         self.sc = scenario
         self.reg = reg
@@ -233,9 +242,13 @@ class Planner:
 
     # ---- random ------------------------------------------------------------------------
 
-    def random_discharge(self, small: bool = False, start: float | None = None) -> Discharge:
+    def random_discharge(
+        self, small: bool = False, start: float | None = None, outfall: bool = False
+    ) -> Discharge:
         g = self.g
-        if g.random() < 0.8 or not self.rivers:
+        # 80 % through outfalls, 20 % through hidden pipes on a reach (a hidden pipe into a
+        # big river can be invisible: such events are dropped from the truth, see engine).
+        if g.random() < 0.8 or outfall or not self.rivers:
             src = self.outfalls[g.integers(len(self.outfalls))]
             point = src.id
             sig = "industrial" if src.outfall_type == "industrial" or g.random() < 0.3 else "sewage"
@@ -456,7 +469,9 @@ class Planner:
             if not storms:
                 break
             s0, s1, _ = storms[g.integers(len(storms))]
-            ev = self.random_discharge(start=float(g.uniform(s0, max(s0 + 1, s1 - 1800))))
+            ev = self.random_discharge(
+                start=float(g.uniform(s0, max(s0 + 1, s1 - 1800))), outfall=True
+            )
             ev.extra["hard"] = "discharge_in_rain"
             self.add(ev)
         for _ in range(h.get("fault_mimic", 0)):
@@ -500,7 +515,7 @@ class Planner:
         for _ in range(h.get("overlap", 0)):
             # Two discharges from different sources whose plumes meet at a shared station,
             # or a discharge while the downstream station has a fault.
-            a = self.random_discharge()
+            a = self.random_discharge(outfall=True)
             a.extra["hard"] = "overlap"
             self.add(a)
             river_targets = [s for s in a.targets if not self.reg[s].is_outfall]
@@ -514,7 +529,9 @@ class Planner:
                     "turb" if "turb" in self._params(sid) else "cond",
                 )
             else:
-                ev = self.random_discharge(start=a.start + float(g.uniform(-1800, 3600)))
+                ev = self.random_discharge(
+                    start=a.start + float(g.uniform(-1800, 3600)), outfall=True
+                )
             ev.extra["hard"] = "overlap"
             ev.extra["overlaps"] = a.id
             self.add(ev)

@@ -117,6 +117,11 @@ class Scenario:
                 raise ScenarioError(f"scenario {self.name!r}: unknown event type {e.type!r}")
 
     @property
+    def events(self) -> tuple[EventSpec, ...]:
+        """The scripted events (random ones are drawn by the planner from ``seed``)."""
+        return self.scripted
+
+    @property
     def hours(self) -> float:
         return (self.end - self.start).total_seconds() / 3600.0
 

@@ -25,6 +25,14 @@ from pathlib import Path
 
 
 class DiskQueue:
+    """Bounded FIFO of payloads in one SQLite file, plus a few integer counters (``meta``).
+
+    >>> import os, tempfile
+    >>> q = DiskQueue(os.path.join(tempfile.mkdtemp(), "q.sqlite"), capacity=10)
+    >>> q.put("a") > 0, len(q)
+    (True, 1)
+    """
+
     def __init__(self, path: str | Path, capacity: int = 5000):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)

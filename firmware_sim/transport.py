@@ -32,6 +32,13 @@ DECAY_PER_DAY = {"nh3n": 0.25, "turb": 1.5, "tp": 0.5, "cod": 0.15, "codmn": 0.1
 
 @dataclass(frozen=True, slots=True)
 class PathStop:
+    """A station below a release point, with the flow time to it.
+
+    >>> from envmon.stations import load_registry
+    >>> reach_path(load_registry(), "OF_YZ_RAIN")[0]
+    PathStop(station='YZ_TOWN', tau_min=20.0, lake=False, flow_l_s=4000.0)
+    """
+
     station: str
     tau_min: float  # travel time from the release point (to peak)
     lake: bool  # the plume has passed through (or into) a lake by here

@@ -25,7 +25,13 @@ SPINUP_S = 3 * DAY_S  # rivers remember the rain of the last days
 
 
 class Weather:
-    """Rain (mm/h), sunshine (0–1), river flow factor, fast runoff, air mass factor."""
+    """Rain (mm/h), sunshine (0–1), river flow factor, fast runoff, air mass factor.
+
+    >>> from firmware_sim.scenario import load_scenario
+    >>> w = Weather(load_scenario("month"))
+    >>> len(w.storms) > 5, float(w.sample("river", w.t[:1])[0]) >= 1.0
+    (True, True)
+    """
 
     def __init__(self, scenario: Scenario):
         g = rng(scenario.seed, "weather")

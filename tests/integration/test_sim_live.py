@@ -6,11 +6,15 @@ Needs the private Mosquitto (``make services-up``; ``make test`` starts it).
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import socket
+import subprocess
 import threading
 import time
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -275,3 +279,78 @@ def test_hj212_loggers_deliver_through_the_gateway(mqtt, tmp_path) -> None:
     mine = [json.loads(p) for t, p in published if f"/{logger.id}/" in t]
     assert len(mine) == stats.hj212_frames
     assert all("ph" in m["values"] and "level" not in m["values"] for m in mine)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _own_broker(port: int, conf_dir: Path) -> subprocess.Popen[bytes]:
+    exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    conf = conf_dir / "m.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+    proc = subprocess.Popen(
+        [exe, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return proc
+        time.sleep(0.05)
+    proc.kill()
+    pytest.skip("could not start a private mosquitto for the broker-outage test")
+
+
+def test_node_survives_a_broker_outage(mqtt, tmp_path) -> None:
+    """A broker of our own (started and stopped by this test) goes away and comes back: the
+    node notices through ``connected``, keeps sampling to disk, paho reconnects with backoff,
+    and the backlog arrives; nothing is lost."""
+    if not (shutil.which("mosquitto") or os.path.exists("/usr/sbin/mosquitto")):
+        pytest.skip("mosquitto binary not installed")
+    port = _free_port()
+    cfg = MqttConfig(host="127.0.0.1", port=port)
+    broker = _own_broker(port, tmp_path)
+    tag = uuid.uuid4().hex[:8]
+    st = _registry(tag)[f"T{tag}W"]
+    stats = LiveStats()
+    node = Node(st, cfg, tmp_path / "q", client_id=f"simtest-{tag}", stats=stats)
+    col = None
+    try:
+        assert node.connect()
+        k = 0
+
+        def tick(n: int) -> None:
+            nonlocal k
+            for _ in range(n):
+                node.sample(1784037600.0 + 300 * k, {"do": 6.0}, {"do": "N"})
+                node.pump()
+                k += 1
+                time.sleep(0.01)
+
+        tick(20)
+        broker.terminate()
+        broker.wait(10)
+        deadline = time.monotonic() + 10
+        while node.pub is not None and node.pub.connected.is_set() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        tick(50)  # broker down: everything goes to disk
+        assert len(node.queue) >= 50
+        broker = _own_broker(port, tmp_path)
+        col = Collector(cfg, [st])
+        deadline = time.monotonic() + 60
+        while not node.idle and time.monotonic() < deadline:
+            node.pump()
+            time.sleep(0.05)
+        assert node.idle, "backlog not drained after the broker came back"
+        assert stats.published_samples >= 70 and stats.batches >= 1
+        got = col.wait(st.id, 50, timeout=10)
+        assert set(range(21, 71)) <= got  # the samples taken while the broker was down
+    finally:
+        node.close(graceful=False)
+        if col is not None:
+            col.stop()
+        broker.terminate()
+        broker.wait(10)
