@@ -69,7 +69,12 @@ class Publish:
 
     @property
     def done(self) -> bool:
-        return self._info.is_published()
+        """True once the broker acknowledged it; False while pending or when the publish
+        failed (not connected at the time: the caller publishes it again)."""
+        try:
+            return self._info.is_published()
+        except (ValueError, RuntimeError):
+            return False
 
 
 class Publisher:
@@ -154,9 +159,16 @@ class Message:
     mid: int
     retain: bool
     _consumer: Consumer
+    # Connection generation the message arrived on: a packet id only means something on the
+    # connection that delivered it (see Consumer._ack).
+    _epoch: int = 0
 
     def ack(self) -> None:
-        self._consumer._ack(self.mid, self.qos)
+        self._consumer._ack(self.mid, self.qos, self._epoch)
+
+    def publish(self, topic: str, payload: bytes, qos: int = 0) -> None:
+        """Publish on the consumer's own connection (dead letters, replies)."""
+        self._consumer.publish(topic, payload, qos)
 
 
 class Consumer:
@@ -180,6 +192,9 @@ class Consumer:
         self.connected = threading.Event()
         self.subscribed = threading.Event()
         self.reconnects = 0
+        self.refused: list[str] = []  # topic filters the broker refused (ACL), from the last SUBACK
+        self.stale_acks = 0  # acks dropped because the message came on an earlier connection
+        self._epoch = 0
         self._lock = threading.Lock()
 
     def start(self, timeout: float = 10.0) -> None:
@@ -208,12 +223,16 @@ class Consumer:
             return
         if self.connected.is_set() is False and self.subscribed.is_set():
             self.reconnects += 1
+            log.info("MQTT reconnected as %s (session present: %s)", self.client_id, flags.session_present)
+        with self._lock:
+            self._epoch += 1
         self.connected.set()
         # Re-subscribe on every connect: harmless when the session survived, needed when not.
         client.subscribe([(t, 1) for t in self.topics])
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
-        if any(rc.is_failure for rc in reason_codes):
+        self.refused = [t for t, rc in zip(self.topics, reason_codes, strict=False) if rc.is_failure]
+        if self.refused:
             log.error("subscription refused: %s", reason_codes)
             return
         self.subscribed.set()
@@ -222,17 +241,32 @@ class Consumer:
         self.connected.clear()
 
     def _on_message(self, client, userdata, msg: mqtt.MQTTMessage) -> None:
-        m = Message(msg.topic, msg.payload, msg.qos, msg.mid, bool(msg.retain), self)
+        m = Message(msg.topic, msg.payload, msg.qos, msg.mid, bool(msg.retain), self, self._epoch)
         try:
             self.handler(m)
         except Exception:  # the network thread must survive a handler bug
             log.exception("message handler failed on %s; message left unacknowledged", msg.topic)
 
-    def _ack(self, mid: int, qos: int) -> None:
+    def _ack(self, mid: int, qos: int, epoch: int | None = None) -> None:
         c = self._client
-        if c is not None and qos > 0:
-            with self._lock:
-                c.ack(mid, qos)
+        if c is None or qos == 0:
+            return
+        with self._lock:
+            if epoch is not None and epoch != self._epoch:
+                # The broker resends every unacknowledged message after a reconnect, with
+                # packet ids of the new connection; acking an old id now could acknowledge a
+                # different, not yet stored message. The resent copy gets its own ack.
+                self.stale_acks += 1
+                return
+            c.ack(mid, qos)
+
+    def publish(self, topic: str, payload: bytes, qos: int = 0) -> Publish | None:
+        """Publish on this connection; QoS 0 by default, so a broker outage cannot make the
+        consumer buffer without bound (callers keep their own durable copy)."""
+        c = self._client
+        if c is None:
+            return None
+        return Publish(c.publish(topic, payload, qos=qos))
 
     def stop(self) -> None:
         c = self._client
