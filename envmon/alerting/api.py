@@ -245,8 +245,10 @@ class CommentBody(ActionBody):
 
 
 def create_app(*, store: AlertStore, tokens: TokenStore, registry: Registry | None = None,
-               series: SeriesSource | None = None, title: str = "envmon alerts") -> FastAPI:
-    """The API (and the field page under ``/m/``) over ``store``."""
+               series: SeriesSource | None = None, title: str = "envmon alerts",
+               influx: Any = None) -> FastAPI:
+    """The API (and the field page under ``/m/``) over ``store``; with ``influx`` (an
+    :class:`~envmon.influx.InfluxClient`) also history and export (``history_api``)."""
     reg = registry if registry is not None else load_registry()
     src: SeriesSource = series if series is not None else InMemorySeriesSource()
     try:
@@ -447,5 +449,9 @@ def create_app(*, store: AlertStore, tokens: TokenStore, registry: Registry | No
     def store_error(request: Request, err: AlertStoreError) -> JSONResponse:
         return JSONResponse({"detail": str(err)}, status_code=422)
 
+    if influx is not None:
+        from envmon.alerting.history_api import history_router  # imports this module: load late
+
+        app.include_router(history_router(influx, reg))
     mount_web(app)
     return app

@@ -92,7 +92,9 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     store = AlertStore(args.db or settings.analytics.alert_db, registry=registry)
-    app = create_app(store=store, tokens=tokens, registry=registry)
+    from envmon.influx import InfluxClient
+
+    app = create_app(store=store, tokens=tokens, registry=registry, influx=InfluxClient(settings.influx))
     print(f"alert API on http://{args.host}:{args.port}/  (field page /m/, OpenAPI /docs)",
           file=sys.stderr)
     try:
