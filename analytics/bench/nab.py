@@ -20,6 +20,7 @@ window's best value), so one sort and one cumulative sum give the total at every
 
 from __future__ import annotations
 
+import copy
 import csv
 import json
 import math
@@ -41,6 +42,7 @@ __all__ = [
     "detector_scores",
     "file_weights",
     "format_table",
+    "harness_clone",
     "load_corpus",
     "load_published",
     "probation_rows",
@@ -285,9 +287,35 @@ def windowed_gaussian(values: np.ndarray, window: int = 6400, step: int = 100) -
     return score
 
 
+#: What the official NAB harness tells every detector about a file before streaming it.
+HARNESS_PARAMS = ("input_min", "input_max", "probation")
+
+
+def harness_clone(proto: Detector, values: np.ndarray) -> Detector:
+    """A fresh clone of ``proto`` told what NAB's harness tells a detector about a file.
+
+    NAB hands each detector the file's input minimum and maximum and its probationary length
+    (CAD OSE and ARTime quantise by that range). A detector that declares any of
+    :data:`HARNESS_PARAMS` as a hyperparameter left at ``None`` gets it filled in; nothing
+    else about the file (and never its labels) reaches the detector.
+
+    >>> from analytics.detectors import make
+    >>> det = harness_clone(make("contextual"), np.array([3.0, 1.0, 2.0]))
+    >>> det.input_min, det.input_max, det.probation
+    (1.0, 3.0, 0)
+    """
+    params = proto.get_params()
+    given = {"input_min": float(np.min(values)), "input_max": float(np.max(values)),
+             "probation": probation_rows(len(values))}
+    fill = {k: v for k, v in given.items() if k in params and params[k] is None}
+    if not fill:
+        return proto.clone()
+    return type(proto)(**{**copy.deepcopy(params), **fill})
+
+
 def _run_file(args: tuple[Detector, np.ndarray, np.ndarray]) -> np.ndarray:
     proto, times, values = args
-    det = proto.clone()
+    det = harness_clone(proto, values)
     out = np.empty(len(values))
     score, learn = det.score_one, det.learn_one
     for i, (t, v) in enumerate(zip(times.tolist(), values.tolist(), strict=True)):
@@ -301,7 +329,8 @@ def detector_scores(proto: Detector, files: Sequence[NabFile], workers: int = 2,
                     progress: Callable[[NabFile], None] | None = None) -> list[np.ndarray]:
     """Stream every file through a fresh clone of ``proto`` (score, then learn each row).
 
-    The detector sees ``{"value": v}`` and the timestamp; it never sees the labels.
+    The detector sees ``{"value": v}`` and the timestamp, and, if it asks for them, what the
+    NAB harness gives (see :func:`harness_clone`); it never sees the labels.
     """
     jobs = [(proto, f.times, f.values) for f in files]
     # Longest files first so the two workers finish together.

@@ -4,7 +4,7 @@ Importing this package fills :data:`REGISTRY` with every detector; :data:`DEFAUL
 holds the sample configuration (the constructor defaults) of each.
 
 >>> sorted(REGISTRY)
-['canary', 'cusum', 'iforest', 'robust', 'spikeshift']
+['canary', 'contextual', 'cusum', 'iforest', 'robust', 'spikeshift']
 >>> make("cusum", h=6.0)
 Cusum(window=360, min_history=30, drift=0.5, h=6.0, clip=6.0, every=1)
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from analytics.detectors import canary, cusum, iforest, robust, spikeshift
+from analytics.detectors import canary, contextual, cusum, iforest, robust, spikeshift
 from analytics.detectors.base import (
     DEFAULT_CONFIGS,
     REGISTRY,
@@ -23,6 +23,7 @@ from analytics.detectors.base import (
     register,
 )
 from analytics.detectors.canary import Canary
+from analytics.detectors.contextual import Contextual
 from analytics.detectors.cusum import Cusum
 from analytics.detectors.iforest import IsolationForestDetector
 from analytics.detectors.robust import RobustBaseline
@@ -32,6 +33,7 @@ __all__ = [
     "DEFAULT_CONFIGS",
     "REGISTRY",
     "Canary",
+    "Contextual",
     "Cusum",
     "Decision",
     "Detector",
@@ -44,7 +46,7 @@ __all__ = [
 ]
 
 # The modules are imported for their @register side effect.
-del canary, cusum, iforest, robust, spikeshift
+del canary, contextual, cusum, iforest, robust, spikeshift
 
 
 def make(name: str, **params: Any) -> Detector:
