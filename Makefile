@@ -34,7 +34,8 @@ services-status: venv
 demo: services-up
 	$(VENV)/bin/envmon demo
 
-test: services-up
+test: venv
+	$(PY) -m envmon.services up --test-deps
 	$(PY) -m pytest -q tests envmon ingest analytics firmware_sim dashboards
 
 test-unit: venv

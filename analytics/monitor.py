@@ -57,6 +57,8 @@ FLAT_OK = {"flow", "level", "rain"}
 # Parameters whose natural excursions (boats, wind resuspension, storms) are too common for
 # a lone jump to say "broken sensor".
 JUMP_OK = {"turb", "flow", "level", "rain"}
+PARTICLE = ("turb", "tp", "codmn")
+SPIKE_PARAMS = frozenset({"turb", "cond", "do", "ph", "nh3n", "cod"})
 # Any other parameter this far from its baseline counts as support for a change.
 Z_SUPPORT = 2.5
 
@@ -94,6 +96,12 @@ class MonitorConfig:
     # within the window.
     burst_count: int = 3
     burst_window_s: float = 15 * 60.0
+    burst_lift_db: float = 8.0
+    noise_baseline_samples: int = 150  # night samples per half hour (five nights at 1 min)
+    noise_baseline_min: int = 60
+    # "data": a station is silent when the network's data clock ran on without it (replay);
+    # "driver": the live driver calls tick(now) with its clock (wall time in production).
+    offline_clock: str = "data"
     aqi_edition: str = "2026"
     aqi_alert_above: int = 100
     wwtp_grade: str = "1A"
@@ -122,12 +130,17 @@ class _StationState:
     hour_sums: dict[str, list[float]] = field(default_factory=dict)
     day: datetime | None = None
     day_sums: dict[str, list[float]] = field(default_factory=dict)
+    o3_hours: dict[int, float] = field(default_factory=dict)  # CST hour -> hourly O3 of the open day
     protect_since: datetime | None = None
     runs: dict[str, list] = field(default_factory=dict)  # param -> [value, run length]
     move_rate: dict[str, float] = field(default_factory=dict)  # EWMA of "value changed"
-    bad_flag_run: dict[str, int] = field(default_factory=dict)
+    flag_run: dict[str, tuple[str, int]] = field(default_factory=dict)
+    faults: list = field(default_factory=list)  # fault conditions found in this snapshot
+    recent: dict[str, deque] = field(default_factory=dict)
+    spikes: deque = field(default_factory=lambda: deque(maxlen=16))
     noise: gb3096.NoiseDayAggregator | None = None
     bursts: deque = field(default_factory=lambda: deque(maxlen=64))  # night Lmax over limit+15
+    night_leq: deque = field(default_factory=lambda: deque(maxlen=30))  # (time, laeq) at night
     signature_at: datetime | None = None
     offline: bool = False
 
@@ -194,8 +207,13 @@ class Monitor:
             self._clock = r.time
             if self._first_time is None:
                 self._first_time = r.time
-            events += self._check_offline(r.time)
+            if self.config.offline_clock == "data":
+                events += self._check_offline(r.time)
         return events
+
+    def tick(self, now: datetime) -> list[Event]:
+        """The live driver's clock: check for silent stations as of ``now``."""
+        return self._check_offline(now, robust=False)
 
     def process_many(self, readings: Iterable[Reading]) -> list[Event]:
         out: list[Event] = []
@@ -210,6 +228,8 @@ class Monitor:
             if st.snap_time is not None and (st.snap or st.flags):
                 events += self._evaluate(st)
             events += self._close_hour(st)
+            if st.day is not None:
+                self._close_day(st)
             if st.noise is not None:
                 for s in st.noise.flush():
                     events += self._noise_summary(st, s)
@@ -234,15 +254,20 @@ class Monitor:
             st.intervals.append((t - st.last_time).total_seconds())
         st.last_time = t
         events += self._hourly(st, t, snap)
-        events += self._device_flags(st, t, flags)
+        self._device_flags(st, t, flags)
         medium = st.station.medium
         if medium == "water":
             if st.station.is_outfall:
                 events += self._outfall(st, t, snap)
+                self._stuck(st, snap)
             else:
                 events += self._river(st, t, snap)
         elif medium == "noise":
             events += self._noise(st, t, snap)
+            self._stuck(st, snap)
+        else:
+            self._stuck(st, snap)
+        events += self._decide_faults(st, t)
         return events
 
     def _z(self, st: _StationState, p: str, v: float) -> float | None:
@@ -297,16 +322,50 @@ class Monitor:
         supported = [p for p, z in zs_all.items() if abs(z) >= Z_SUPPORT and p not in lone]
         if len(lone) == 1 and not supported and not signature and not self._incident_expected(sid, t):
             p = lone[0]
-            events += self.policy.observe(Condition(
+            st.faults.append(Condition(
                 sid, "water", "sensor_fault", (p,), "info",
                 f"{st.station.name} {p} 单参数突变（z={zs_all[p]:.1f}），其他参数与上下游无佐证，疑似仪器故障",
-                details={"pattern": "jump", "z": round(zs_all[p], 1)}), t)
-        elif not self._stuck(st, snap, t, events):
-            events += self.policy.absent(sid, "sensor_fault", t)
+                details={"pattern": "jump", "z": round(zs_all[p], 1)}))
+        # Particles without dissolved markers, in dry weather, at one station only: sediment
+        # drawn into the sample line (or a fouled turbidity window), not a discharge.
+        particles = [p for p in PARTICLE if zs.get(p, 0.0) >= self.config.z_rise]
+        if (len(particles) >= 2 and not signature and not rain and not any(p in DISSOLVED for p in risen)
+                and not self._incident_expected(sid, t)):
+            st.faults.append(Condition(
+                sid, "water", "sensor_fault", tuple(particles), "info",
+                f"{st.station.name} {','.join(particles)} 同步升高而电导率、氨氮不变，且无降雨：疑似采样管路进泥",
+                details={"pattern": "sediment"}))
+        self._spikes(st, t, snap)
+        self._stuck(st, snap)
         self._learn(st, snap, t, protect=signature or bool(lone))
         return events
 
-    def _stuck(self, st: _StationState, snap: dict[str, float], t: datetime, events: list[Event]) -> bool:
+    def _spikes(self, st: _StationState, t: datetime, snap: dict[str, float]) -> None:
+        """Single-sample excursions that come straight back, again and again: an electrical or
+        optical fault (natural pulses last several samples)."""
+        for p in SPIKE_PARAMS:
+            v = snap.get(p)
+            if v is None:
+                continue
+            hist = st.recent.setdefault(p, deque(maxlen=3))
+            hist.append(v)
+            b = st.baselines.get(p)
+            if len(hist) < 3 or b is None or len(b) < self.config.min_history:
+                continue
+            a, mid, c = hist
+            scale = max(b.mad(), MIN_SCALE.get(p, 0.0))
+            if (mid - a) > self.config.z_fault * scale and (mid - c) > self.config.z_fault * scale \
+                    and abs(c - a) < 2 * self.config.z_rise * scale:
+                st.spikes.append(t)
+        window = timedelta(hours=2)
+        recent = [x for x in st.spikes if t - x <= window]
+        if len(recent) >= 3:
+            st.faults.append(Condition(
+                st.station.id, st.station.medium, "sensor_fault", tuple(SPIKE_PARAMS & snap.keys()), "info",
+                f"{st.station.name} 2小时内 {len(recent)} 次单点尖峰后立即回落，疑似传感器/供电干扰",
+                details={"pattern": "spikes", "count": len(recent)}))
+
+    def _stuck(self, st: _StationState, snap: dict[str, float]) -> None:
         """A value frozen for ``stuck_samples`` samples on a parameter that usually moves at
         (nearly) every sample; slow parameters at coarse resolution (night water temperature
         at 0.1 °C) must stay frozen three times longer."""
@@ -327,24 +386,43 @@ class Monitor:
             if n >= need:
                 stuck.append(p)
         if stuck:
-            events += self.policy.observe(Condition(
+            st.faults.append(Condition(
                 st.station.id, st.station.medium, "sensor_fault", tuple(stuck), "info",
                 f"{st.station.name} {','.join(stuck)} 读数长时间不变，疑似传感器卡滞",
-                details={"pattern": "stuck"}), t)
-            return True
-        return False
+                details={"pattern": "stuck"}))
 
-    def _device_flags(self, st: _StationState, t: datetime, flags: dict[str, str]) -> list[Event]:
-        bad = [p for p, f in flags.items() if f in ("D", "B")]
-        for p in flags:
-            st.bad_flag_run[p] = st.bad_flag_run.get(p, 0) + 1 if p in bad else 0
-        persistent = tuple(p for p in bad if st.bad_flag_run[p] >= 3)
-        if persistent:
-            return self.policy.observe(Condition(
-                st.station.id, st.station.medium, "sensor_fault", persistent, "warning",
-                f"{st.station.name} 仪器报告故障/通讯异常（HJ 212 标记 D/B）: {','.join(persistent)}",
-                details={"pattern": "device_flag"}), t)
-        return []
+    def _device_flags(self, st: _StationState, t: datetime, flags: dict[str, str]) -> None:
+        """The instrument's own word (HJ 212 flags): D fault / B link fault persisting, or C
+        calibration / M maintenance (data not valid while it lasts: an info for the operator)."""
+        for p, f in flags.items():
+            st.flag_run[p] = (f, st.flag_run[p][1] + 1) if p in st.flag_run and st.flag_run[p][0] == f else (f, 1)
+        broken = tuple(p for p, f in flags.items() if f in ("D", "B") and st.flag_run[p][1] >= 2)
+        service = tuple(p for p, f in flags.items() if f in ("C", "M"))
+        if broken:
+            st.faults.append(Condition(
+                st.station.id, st.station.medium, "sensor_fault", broken, "warning",
+                f"{st.station.name} 仪器报告故障/通讯异常（HJ 212 标记 D/B）: {','.join(broken)}",
+                details={"pattern": "device_flag"}, min_hits=1))
+        elif service:
+            st.faults.append(Condition(
+                st.station.id, st.station.medium, "sensor_fault", service, "info",
+                f"{st.station.name} 仪器校准/维护中（HJ 212 标记 C/M），期间数据无效: {','.join(service)}",
+                details={"pattern": "calibration"}, min_hits=1))
+
+    def _decide_faults(self, st: _StationState, t: datetime) -> list[Event]:
+        """All fault evidence of one snapshot becomes one decision for (station, sensor_fault)."""
+        faults, st.faults = st.faults, []
+        if not faults:
+            return self.policy.absent(st.station.id, "sensor_fault", t)
+        rank = {"info": 0, "warning": 1, "critical": 2}
+        main = max(faults, key=lambda c: rank[c.severity])
+        params = tuple(dict.fromkeys(p for c in faults for p in c.parameters))
+        patterns = sorted({c.details.get("pattern", "") for c in faults})
+        merged = Condition(main.station, main.medium, "sensor_fault", params, main.severity,
+                           "；".join(dict.fromkeys(c.message for c in faults)),
+                           details={"patterns": patterns},
+                           min_hits=min((c.min_hits for c in faults if c.min_hits), default=None))
+        return self.policy.observe(merged, t)
 
     # -- discharge incidents ---------------------------------------------------------------------
     def _incident_expected(self, sid: str, t: datetime) -> bool:
@@ -514,22 +592,48 @@ class Monitor:
             for summary in st.noise.add(t, snap["laeq"]):
                 events += self._noise_summary(st, summary)
         lmax = snap.get("lmax")
+        laeq = snap.get("laeq")
+        if is_night(t) and laeq is not None:
+            st.night_leq.append((t, laeq))
         if lmax is not None and is_night(t):
             lim = gb3096.limit(s.zone, night=True)
             if gb3096.is_night_burst(lmax, s.zone):
                 st.bursts.append(t)
             window = timedelta(seconds=self.config.burst_window_s)
             recent = [b for b in st.bursts if t - b <= window]
-            if len(recent) >= self.config.burst_count:
+            # Construction repeats and lifts the level itself; traffic passes leave the
+            # night's usual Leq where it was. Compare the last window with this station's nights.
+            lifted = self._night_lift(st, t, window)
+            if len(recent) >= self.config.burst_count and (lifted is None or lifted >= self.config.burst_lift_db):
                 events += self.policy.observe(Condition(
                     s.id, "noise", "noise_night_burst", ("lmax",),
                     "critical" if lmax - lim > 25 else "warning",
                     f"{s.name}（{s.zone}类区）夜间突发噪声：{len(recent)} 次 Lmax 超夜间限值 15 dB 以上，"
-                    f"最近 {lmax:.1f} dB(A)（限值 {lim:.0f}）",
+                    f"最近 {lmax:.1f} dB(A)（限值 {lim:.0f}）"
+                    + (f"，Leq 高于本站夜间常态 {lifted:.0f} dB" if lifted is not None else ""),
                     start=recent[0], details={"lmax": lmax, "limit": lim, "count": len(recent)}), t)
             else:
                 events += self.policy.absent(s.id, "noise_night_burst", t)
+        if laeq is not None and is_night(t):
+            # Per half hour: 22:00 traffic, 03:00 quiet and the 05:30 ramp are different normals.
+            key = _night_bin(t)
+            b = st.baselines.get(key)
+            if b is None:
+                b = st.baselines[key] = RollingStats(self.config.noise_baseline_samples, every=15)
+            if not st.bursts or t - st.bursts[-1] > timedelta(seconds=self.config.burst_window_s):
+                b.push(laeq)
         return events
+
+    def _night_lift(self, st: _StationState, t: datetime, window: timedelta) -> float | None:
+        """dB by which the last window's night Leq exceeds this station's usual night (None
+        until enough nights are known: then the GB 3096 rule alone decides)."""
+        b = st.baselines.get(_night_bin(t))
+        if b is None or len(b) < self.config.noise_baseline_min:
+            return None
+        vals = [v for (x, v) in st.night_leq if t - x <= window]
+        if not vals:
+            return None
+        return gb3096.leq(vals) - b.median()
 
     def _noise_summary(self, st: _StationState, summary: Any) -> list[Event]:
         s = st.station
@@ -580,15 +684,17 @@ class Monitor:
         t_end = hour + timedelta(hours=1)
         s = st.station
         events: list[Event] = []
+        day = cst_day_start(hour)
+        if st.day is not None and day > st.day:
+            self._close_day(st)
+        st.day = day
+        for p, v in means.items():
+            acc = st.day_sums.setdefault(p, [0.0, 0])
+            acc[0] += v
+            acc[1] += 1
+        if s.medium == "air" and "o3" in means:
+            st.o3_hours[hour.hour] = means["o3"]
         if s.medium == "water" and not s.is_outfall and s.target_class:
-            day = cst_day_start(hour)
-            if st.day is not None and day > st.day:
-                self._close_day(st)
-            st.day = day
-            for p, v in means.items():
-                acc = st.day_sums.setdefault(p, [0.0, 0])
-                acc[0] += v
-                acc[1] += 1
             try:
                 wc = gb3838.section_class(means, waterbody=s.waterbody or "river")
             except ValueError:
@@ -630,31 +736,59 @@ class Monitor:
         return events
 
     def _close_day(self, st: _StationState) -> None:
+        """Daily values of the CST day just ended (or the partial day at the end of a run).
+
+        ``hours`` says how many hourly means made it; GB 3095 asks 20 for a valid daily value
+        [M: 20 h validity rule as commonly applied], so ``valid`` marks it (a partial day is
+        shown, never passed off as a full one)."""
         s = st.station
         means = {p: a / n for p, (a, n) in st.day_sums.items() if n}
+        hours = max((n for _, n in st.day_sums.values()), default=0)
         st.day_sums = {}
-        try:
-            wc = gb3838.section_class(means, waterbody=s.waterbody or "river")
-        except ValueError:
-            return
-        target = gb3838.parse_class(s.target_class or "V")
-        self._derived.append(Derived("water_class", {**self._wtags(s), "period": "day"},
-                                     {"class": wc.cls, "target": target, "meets": int(wc.cls <= target),
-                                      "worst": ",".join(wc.worst)}, st.day or cst_day_start(datetime.now(CST))))
+        day = st.day or cst_day_start(datetime.now(CST))
+        validity = {"hours": hours, "valid": int(hours >= 20)}
+        if s.medium == "water" and not s.is_outfall and s.target_class:
+            try:
+                wc = gb3838.section_class(means, waterbody=s.waterbody or "river")
+            except ValueError:
+                return
+            target = gb3838.parse_class(s.target_class)
+            self._derived.append(Derived("water_class", {**self._wtags(s), "period": "day"},
+                                         {"class": wc.cls, "target": target, "meets": int(wc.cls <= target),
+                                          "worst": ",".join(wc.worst), **validity}, day))
+        elif s.medium == "air":
+            daily: dict[str, float | None] = {p: means[p] for p in ("pm25", "pm10", "so2", "no2", "co") if p in means}
+            o3 = [st.o3_hours.get(h) for h in range(24)]
+            o3_8h = [v for v in hj633.o3_8h_moving_average(o3) if v is not None]
+            if o3_8h:
+                daily["o3_8h"] = max(o3_8h)
+            st.o3_hours = {}
+            if not daily:
+                return
+            res = hj633.aqi_daily(daily, edition=self.config.aqi_edition)
+            if res.aqi is None:
+                return
+            fields: dict[str, Any] = {"aqi": res.aqi, "level": res.level, "category": res.category_zh,
+                                      "primary": ",".join(res.primary), **validity}
+            for p, v in res.iaqi.items():
+                if v is not None:
+                    fields[f"iaqi_{p}"] = float(v)
+            self._derived.append(Derived("aqi", {"station": s.id, "jurisdiction": s.jurisdiction, "period": "day",
+                                                 "edition": self.config.aqi_edition}, fields, day))
 
     @staticmethod
     def _wtags(s: Station) -> dict[str, str]:
         return {"station": s.id, "jurisdiction": s.jurisdiction, "river": s.river or "", "kind": s.kind}
 
     # -- offline ---------------------------------------------------------------------------------
-    def _check_offline(self, now: datetime) -> list[Event]:
-        if self._last_offline_check is not None and (now - self._last_offline_check).total_seconds() < 60:
+    def _check_offline(self, now: datetime, robust: bool = True) -> list[Event]:
+        if self._last_offline_check is not None and abs((now - self._last_offline_check).total_seconds()) < 60:
             return []
         self._last_offline_check = now
         # The network's clock is the median of the stations' latest times, so one node with a
         # skewed clock (or a stray live message in a replay) cannot make the others look silent.
         latest = sorted(st.snap_time for st in self._st.values() if st.snap_time is not None)
-        if len(latest) >= 3:
+        if robust and len(latest) >= 3:
             now = latest[len(latest) // 2]
         events: list[Event] = []
         for st in self._st.values():
@@ -669,6 +803,11 @@ class Monitor:
                     f"{st.station.name} 已 {silent / 60:.0f} 分钟无数据（采样间隔 {interval / 60:.0f} 分钟）",
                     start=st.snap_time, details={"silent_s": silent}), now)
         return events
+
+
+def _night_bin(t: datetime) -> str:
+    local = t.astimezone(CST)
+    return f"night_laeq_{local.hour}_{local.minute // 30}"
 
 
 def is_finite(v: float) -> bool:

@@ -40,6 +40,8 @@ class Condition:
     confidence: float | None = None
     start: datetime | None = None  # data time of the first reading the condition is about
     details: dict[str, Any] = field(default_factory=dict, compare=False)
+    # Evidence strong enough to raise at once (the instrument says so itself).
+    min_hits: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +97,7 @@ class AlertPolicy:
             st.first = c.start or t
         st.hits += 1
         if st.alert is None:
-            if st.hits < kp.raise_after:
+            if st.hits < (c.min_hits or kp.raise_after):
                 return []
             if st.last_cleared is not None and st.cleared_at is not None \
                     and t - st.cleared_at <= timedelta(seconds=kp.rearm_s):

@@ -63,14 +63,15 @@ GAZETTEER_NAME = "envmon-stations.json"
 # Where Grafana serves the gazetteer from: mount dashboards/gazetteer/ at
 # /usr/share/grafana/public/gazetteer/ (docs/dashboards.md).
 GAZETTEER_URL = f"public/gazetteer/{GAZETTEER_NAME}"
-# DESIGN.md: "a reading a minute each"; completeness = readings received / readings expected.
-SAMPLING_S = 60
+# Completeness = readings received / readings expected over the dashboard's time range
+# ($__range_s), at each station's nominal interval from the registry's [sampling] table.
 # A field every station of a kind reports with each reading: what completeness counts.
 PRESENCE_FIELD = {"river_section": "temp", "boundary_section": "temp", "lake": "temp",
                   "outfall": "flow", "noise": "laeq", "air": "pm25"}
 WATER_KEY_PARAMETERS = ("do", "codmn", "nh3n", "tp", "tn", "cod", "ph", "temp", "cond", "turb",
                         "flow", "level", "rain")
-BOUNDARY_PARAMETERS = ("do", "codmn", "nh3n", "tp", "tn", "cod", "ph", "flow")
+# What automatic boundary stations measure ("9+X": no COD analyser at river sections).
+BOUNDARY_PARAMETERS = ("do", "codmn", "nh3n", "tp", "tn", "ph", "cond", "flow")
 AIR_POLLUTANTS = ("pm25", "pm10", "so2", "no2", "o3", "co")
 MEDIUM_ZH = {"water": "水", "noise": "声", "air": "气"}
 SEVERITY_ZH = {"info": "提示", "warning": "警告", "critical": "严重"}
@@ -222,16 +223,15 @@ def open_alerts_table(title: str, where: str = "", width: int = 14) -> Table:
 
 # --- 1. zone overview -----------------------------------------------------------------------
 def _completeness_targets(registry: Registry) -> tuple[Target, ...]:
-    expected = 24 * 3600 // SAMPLING_S
-    by_field: dict[tuple[str, str], list[str]] = {}
+    by_field: dict[tuple[str, str, float], list[str]] = {}
     for s in registry.values():
-        by_field.setdefault((s.medium, PRESENCE_FIELD[s.kind]), []).append(s.kind)
+        by_field.setdefault((s.medium, PRESENCE_FIELD[s.kind], registry.sampling_s(s.id)), []).append(s.kind)
     targets = []
-    for i, ((medium, fld), kinds) in enumerate(sorted(by_field.items())):
+    for i, ((medium, fld, interval), kinds) in enumerate(sorted(by_field.items())):
         kind_re = "|".join(sorted(set(kinds)))
         targets.append(Target(
-            f'SELECT count("{fld}") * 100 / {expected} AS "completeness" FROM "{medium}" '
-            f'WHERE time > now() - 24h AND "kind" =~ /^({kind_re})$/ GROUP BY "station"',
+            f'SELECT count("{fld}") * 100 / ($__range_s / {interval:g}) AS "completeness" FROM "{medium}" '
+            f'WHERE $timeFilter AND "kind" =~ /^({kind_re})$/ GROUP BY "station"',
             ref_id=chr(ord("A") + i), alias="$tag_station"))
     return tuple(targets)
 
@@ -300,8 +300,9 @@ def overview_dashboard(registry: Registry, std: Standards) -> Dashboard:
         thresholds=CLASS_THRESHOLDS, mappings=CLASS_MAPPINGS, color_mode="thresholds",
         width=8, height=6, overrides=_names(registry.by_medium("water")))
     completeness = BarGauge(
-        title=f"近 24 小时数据完整率 (%)（应收 = 24 h ÷ {SAMPLING_S} s）",
-        description="每站收到的读数 / 应收读数。24 小时内一条也没有的站点不出现，见地图与告警。",
+        title="数据完整率 (%)（所选时段，应收按各站采样间隔）",
+        description="每站收到的读数 / 应收读数（时段长度 ÷ 站点采样间隔，见 seeds/stations.toml [sampling]）。"
+                    "时段内一条也没有的站点不出现，见地图与告警。",
         targets=_completeness_targets(registry), unit="percent", min=0, max=100, decimals=1,
         thresholds=COMPLETENESS_THRESHOLDS, color_mode="thresholds", width=10, height=14,
         overrides=_names(stations))
@@ -642,7 +643,7 @@ def _rate(fld: str, ref: str, label: str) -> Target:
 def _freshness_targets(registry: Registry) -> tuple[Target, ...]:
     pairs = sorted({(s.medium, PRESENCE_FIELD[s.kind]) for s in registry.values()})
     return tuple(
-        Target(f'SELECT last("{fld}") AS "value" FROM "{medium}" WHERE time > now() - 7d '
+        Target(f'SELECT last("{fld}") AS "value" FROM "{medium}" WHERE $timeFilter '
                'GROUP BY "station"', ref_id=chr(ord("A") + i), result_format="table")
         for i, (medium, fld) in enumerate(pairs))
 
@@ -678,7 +679,7 @@ def ingest_dashboard(registry: Registry, std: Standards) -> Dashboard:
                              f'"ingest" WHERE $timeFilter AND {_in("worker", "worker")} '
                              'GROUP BY "worker"', alias="$tag_worker $col"),),
              color_mode="fixed", unit="short", width=8, height=6),
-        Table(title="各站最新数据时间（近 7 天）",
+        Table(title="各站最新数据时间（所选时段）",
               description="每站最后一条读数的时间；长时间未更新的站点排在前面。",
               targets=_freshness_targets(registry), sort_by="最新数据时间", sort_desc=False,
               width=8, height=12,

@@ -13,6 +13,7 @@ value regex-escaped, or ``(a|b|c)`` for several values ("All" means every option
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -77,14 +78,19 @@ def _format(value: Value) -> str:
     return values[0] if len(values) == 1 else "(" + "|".join(values) + ")"
 
 
+DEFAULT_RANGE_S = 6 * 3600
+
+
 def substitute(query: str, **variables: Value) -> str:
     """Replace Grafana macros and template variables with concrete values.
 
-    ``timeFilter`` (default ``time >= now() - 6h``) and ``__interval`` (default ``1m``) may
-    be overridden; every other ``$name`` must be given, else KeyError names it.
+    ``timeFilter`` (default ``time >= now() - 6h``), ``__interval`` (default ``1m``) and
+    ``__range_s`` (the range in seconds, default 21600 to match the default filter) may be
+    overridden; every other ``$name`` must be given, else KeyError names it.
     """
     builtins = {"timeFilter": str(variables.pop("timeFilter", DEFAULT_TIME_FILTER)),
-                "__interval": str(variables.pop("__interval", DEFAULT_INTERVAL))}
+                "__interval": str(variables.pop("__interval", DEFAULT_INTERVAL)),
+                "__range_s": str(variables.pop("__range_s", DEFAULT_RANGE_S))}
 
     def repl(m: re.Match[str]) -> str:
         name = m.group(1) or m.group(2)
@@ -124,3 +130,55 @@ def variable_values(dashboard: Dashboard | Mapping[str, Any],
             raise LookupError(f"dashboard {j['uid']}: variable ${name} has no values")
         values[name] = list(options) if v.get("includeAll") else options[0]
     return values
+
+
+@dataclass(frozen=True)
+class QueryCheck:
+    """The outcome of running one panel/variable/annotation query against InfluxDB."""
+
+    uid: str
+    title: str
+    query: str
+    ok: bool
+    error: str = ""
+
+
+def has_values(series: list[Mapping[str, Any]]) -> bool:
+    """True when any row of any series holds a non-null value besides ``time``."""
+    for s in series:
+        cols = s.get("columns", [])
+        for row in s.get("values", []):
+            if any(v is not None for c, v in zip(cols, row, strict=False) if c != "time"):
+                return True
+    return False
+
+
+def check_all(dashboards: Iterable[Dashboard | Mapping[str, Any]], query: Callable[[str], list[Any]],
+              *, time_filter: str, range_s: float, interval: str = "10m",
+              time_filters: Mapping[str, tuple[str, float, str]] | None = None) -> list[QueryCheck]:
+    """Run every query of every dashboard the way Grafana would (variables resolved to their
+    "All" values, ``$timeFilter`` and ``$__interval`` substituted); ``query(q)`` returns the
+    InfluxDB series. ``time_filters`` gives queries of some measurements their own
+    (filter, range_s, interval): ingest self-metrics are stamped with wall time every 10 s,
+    readings with data time. Used by the tests and at the end of ``envmon demo``."""
+    dashboards = list(dashboards)
+    out: list[QueryCheck] = []
+
+    def tag_values(q: str) -> list[str]:
+        return [row[1] for s in query(q) for row in s.get("values", [])]
+
+    by_uid = {_as_json(d)["uid"]: d for d in dashboards}
+    values_cache: dict[str, dict[str, Value]] = {}
+    for uid, title, q in all_queries(dashboards):
+        try:
+            if uid not in values_cache:
+                values_cache[uid] = variable_values(by_uid[uid], run=tag_values)
+            tf, rs, iv = time_filter, range_s, interval
+            for measurement, own in (time_filters or {}).items():
+                if f'FROM "{measurement}"' in q:
+                    tf, rs, iv = own
+            concrete = substitute(q, timeFilter=tf, __interval=iv, __range_s=f"{rs:g}", **values_cache[uid])
+            out.append(QueryCheck(uid, title, concrete, has_values(query(concrete))))
+        except Exception as err:  # noqa: BLE001 - a bad query is a finding, not a crash
+            out.append(QueryCheck(uid, title, q, False, f"{type(err).__name__}: {err}"))
+    return out

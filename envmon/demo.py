@@ -11,6 +11,8 @@ import shutil
 import threading
 import time
 from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import TextIO
 
 from envmon.alerts import KIND_ZH, Event
@@ -18,10 +20,10 @@ from envmon.influx import InfluxClient, InfluxError
 from envmon.mqttio import MqttError, wait_for_broker
 from envmon.params import load_parameters
 from envmon.paths import OUT_DIR, RUN_DIR
+from envmon.service import AnalyticsService, IngestService
 from envmon.settings import load_settings
 from envmon.stations import load_registry
 from envmon.timeutil import CST, format_time
-from envmon.service import AnalyticsService, IngestService
 
 
 def count_readings(influx: InfluxClient, start: str, end: str) -> int:
@@ -37,12 +39,16 @@ def count_readings(influx: InfluxClient, start: str, end: str) -> int:
     return total
 
 
-def run_demo(*, scenario: str, speed: float, settings_file: str | None, keep: bool, out: TextIO) -> int:
+def run_demo(*, scenario: str, speed: float, settings_file: str | None, keep: bool, out: TextIO,
+             work_dir: Path | None = None, out_dir: Path | None = None) -> int:
+    """Run the demo; ``work_dir`` (alert store, spool, dead letters; default .run/demo) and
+    ``out_dir`` (dashboards, report; default out/) let tests keep their own."""
     from firmware_sim.live import run_live
     from firmware_sim.scenario import load_scenario
 
     settings = load_settings(settings_file)
-    demo_dir = RUN_DIR / "demo"
+    demo_dir = work_dir or RUN_DIR / "demo"
+    out_dir = out_dir or OUT_DIR
     settings = dataclasses.replace(
         settings,
         ingest=dataclasses.replace(settings.ingest, spool_dir=str(demo_dir / "spool"),
@@ -70,8 +76,12 @@ def run_demo(*, scenario: str, speed: float, settings_file: str | None, keep: bo
         shutil.rmtree(demo_dir, ignore_errors=True)
         influx.drop_database(settings.influx.database)
         influx.create_database(settings.influx.database)
-    say(f"envmon demo — scenario {sc.name}: {sc.start.astimezone(CST):%Y-%m-%d %H:%M} → "
+    live = sc.live_from or sc.start
+    say(f"envmon demo — scenario {sc.name}: live {live.astimezone(CST):%Y-%m-%d %H:%M} → "
         f"{sc.end.astimezone(CST):%H:%M} CST, {len(registry)} stations, speed {speed:g}×")
+    if sc.live_from:
+        say(f"  the nodes first backfill {(sc.live_from - sc.start).total_seconds() / 3600:.0f} h of stored "
+            "readings (store-and-forward batches), then run live")
     say(f"  MQTT {settings.mqtt.host}:{settings.mqtt.port} · InfluxDB {settings.influx.url} "
         f"db={settings.influx.database}")
 
@@ -88,13 +98,20 @@ def run_demo(*, scenario: str, speed: float, settings_file: str | None, keep: bo
             say(f"  [{tag}] {when} {a.station_name or a.station} {KIND_ZH[a.kind]}({a.kind}) "
                 f"{','.join(a.parameters)}{src}")
 
+    # The simulated clock: the time of the latest instant the nodes sampled.
+    sim_now: list[datetime | None] = [None]
+
+    def on_instant(t: float) -> None:
+        sim_now[0] = datetime.fromtimestamp(t, UTC)
+
     ingest = IngestService(settings, registry)
-    analytics = AnalyticsService(settings, registry, listeners=[show])
+    analytics = AnalyticsService(settings, registry, listeners=[show], clock=lambda: sim_now[0])
     ingest.start()
     analytics.start()
     t0 = time.monotonic()
+    started_wall = datetime.now(UTC)
     try:
-        stats = run_live(sc, registry, settings.mqtt, speed=speed, progress=True)
+        stats = run_live(sc, registry, settings.mqtt, speed=speed, progress=True, on_instant=on_instant)
         # Wait (not sleep-and-hope) until ingest has written everything it received.
         deadline = time.monotonic() + 180
         while ingest.stats.written < stats.published_readings and time.monotonic() < deadline:
@@ -111,10 +128,13 @@ def run_demo(*, scenario: str, speed: float, settings_file: str | None, keep: bo
     s = ingest.stats
     kinds = Counter(k for (typ, k), n in analytics.sinks.counts.items() if typ == "raised" for _ in range(n))
     ok = written == stats.published_readings
+    outputs = _outputs(settings, registry, influx, sc, started_wall, out_dir)
     say("")
     say("summary")
-    say(f"  wall time             {wall:.0f} s for {sc.hours:.0f} simulated hours")
-    say(f"  messages published    {stats.published_messages}")
+    backfill = f" (a day of backfill, then {(sc.end - sc.live_from).total_seconds() / 3600:.0f} h live)" \
+        if sc.live_from else ""
+    say(f"  wall time             {wall:.0f} s for {sc.hours:.0f} simulated hours{backfill}")
+    say(f"  messages published    {stats.published_messages} ({stats.batches} store-and-forward batches)")
     say(f"  readings published    {stats.published_readings}")
     say(f"  readings written      {written}   (counted in InfluxDB)  "
         f"{'published = written' if ok else 'MISMATCH'}")
@@ -124,16 +144,62 @@ def run_demo(*, scenario: str, speed: float, settings_file: str | None, keep: bo
     say(f"  alert store           {settings.analytics.alert_db}")
     say(f"  InfluxDB              {settings.influx.url} database {settings.influx.database}")
     say(f"  MQTT broker           {settings.mqtt.host}:{settings.mqtt.port} (alerts on envmon/v1/alerts/#)")
-    for line in _next_steps():
+    for line in outputs:
         say(line)
+    say("next steps")
+    say("  field teams' page     envmon api --dev-tokens   → http://127.0.0.1:8765/m/ (tokens in .run/)")
+    say("  push dashboards       envmon dashboards push --url http://grafana:3000 --token ...")
+    say("  a simulated month     envmon sim --scenario month --out out/month.csv --truth out/truth.jsonl")
+    say("                        envmon replay out/month.csv --alerts-out out/alerts.jsonl")
+    say("  detection benchmark   envmon bench detect")
+    say("  stop the services     make services-down")
     return 0 if ok else 1
 
 
-def _next_steps() -> list[str]:
-    return [
-        "next steps",
-        f"  outputs               {OUT_DIR}",
-        "  replay a month        envmon sim --scenario month --out out/month.csv --truth out/truth.jsonl"
-        " && envmon replay out/month.csv --alerts-out out/alerts.jsonl",
-        "  stop the services     make services-down",
-    ]
+def _outputs(settings, registry, influx: InfluxClient, sc, started_wall: datetime,
+             out_dir: Path) -> list[str]:
+    """Dashboards (JSON + provisioning, every query checked on the demo's data) and a sample
+    joint inspection report of the boundary section below the discharge."""
+    from dashboards.catalog import BuildInputs, build_all
+    from dashboards.queries import check_all
+    from dashboards.render import render_files, write_files
+    from envmon.alerting.store import AlertStore
+    from envmon.report import build_report
+
+    lines = ["outputs"]
+    dash = build_all(BuildInputs(registry))
+    out_dash = out_dir / "dashboards"
+    write_files(render_files(dash, registry), out_dash)
+    data_filter = f"time >= '{format_time(sc.start)}' AND time <= '{format_time(sc.end)}'"
+    wall_filter = f"time >= '{format_time(started_wall)}' AND time <= now()"
+    wall_range = max(60.0, (datetime.now(UTC) - started_wall).total_seconds())
+    checks = check_all(dash, influx.query, time_filter=data_filter, range_s=(sc.end - sc.start).total_seconds(),
+                       time_filters={"ingest": (wall_filter, wall_range, "10s")})
+    good = sum(c.ok for c in checks)
+    lines.append(f"  dashboards            {out_dash}/json ({len(dash)} dashboards; {good}/{len(checks)} panel "
+                 f"queries return data from this run)")
+    for c in checks:
+        if not c.ok:
+            lines.append(f"    no data: {c.uid} / {c.title} {c.error}")
+    section = _report_section(registry, sc)
+    if section:
+        store = AlertStore(settings.analytics.alert_db, registry=registry)
+        try:
+            html, pdf = build_report(influx, store, registry, section, sc.live_from.astimezone(CST).strftime("%Y-%m")
+                                     if sc.live_from else sc.start.astimezone(CST).strftime("%Y-%m"),
+                                     out_dir / "reports")
+        finally:
+            store.close()
+        lines.append(f"  joint report          {html}")
+        lines.append(f"                        {pdf}")
+    return lines
+
+
+def _report_section(registry, sc) -> str | None:
+    """The first boundary section downstream of the scenario's scripted event, else any."""
+    for ev in sc.events:
+        if ev.station and ev.station in registry:
+            for st in registry.downstream_chain(ev.station):
+                if st.kind == "boundary_section":
+                    return st.id
+    return next((s.id for s in registry.values() if s.kind == "boundary_section"), None)

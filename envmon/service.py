@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from collections import Counter
+from datetime import UTC, datetime
 from collections.abc import Callable
 
 from analytics.monitor import Derived, Monitor, MonitorConfig
@@ -137,13 +138,20 @@ class AnalyticsService:
 
     def __init__(self, settings: Settings, registry: Registry | None = None,
                  params: ParameterTable | None = None, *, listeners: list[Callable[[Event], None]] | None = None,
-                 monitor_config: MonitorConfig | None = None, client_id: str | None = None):
+                 monitor_config: MonitorConfig | None = None, client_id: str | None = None,
+                 clock: Callable[[], datetime] | None = None):
         self.settings = settings
         self.registry = registry or load_registry(settings.stations)
         self.params = params or load_parameters()
         cfg = settings.analytics
         self.influx = InfluxClient(settings.influx)
-        self.monitor = Monitor(self.registry, monitor_config or MonitorConfig(aqi_edition=cfg.aqi_edition))
+        # Live, silence is judged on the driver's clock (wall time), not on data time: a
+        # backlog arriving out of order must not make the other stations look silent.
+        self.monitor = Monitor(self.registry, monitor_config or MonitorConfig(aqi_edition=cfg.aqi_edition,
+                                                                              offline_clock="driver"))
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
         self.gate = QualityGate(self.registry, self.params, max_future_s=settings.ingest.max_future_s)
         self.store = AlertStore(cfg.alert_db, registry=self.registry)
         self.publisher = Publisher(settings.mqtt, (client_id or cfg.client_id) + "-pub")
@@ -183,6 +191,16 @@ class AnalyticsService:
         self.influx.create_database()
         self.publisher.connect()
         self.consumer.start()
+        self._ticker = threading.Thread(target=self._tick_loop, name="analytics-clock", daemon=True)
+        self._ticker.start()
+
+    def _tick_loop(self) -> None:
+        while not self._stop.wait(0.5):
+            now = self.clock()
+            if now is None:
+                continue
+            with self._lock:
+                self.sinks(self.monitor.tick(now))
 
     def finish(self) -> None:
         """End of a bounded run (demo, tests): evaluate open snapshots, write what is left."""
@@ -192,6 +210,9 @@ class AnalyticsService:
             self._flush_derived()
 
     def stop(self) -> None:
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join(5)
         self.consumer.stop()
         self.publisher.close()
         self.store.close()

@@ -27,7 +27,12 @@ from pathlib import Path
 
 from envmon.paths import RUN_DIR
 
-APT_PACKAGES = {"mosquitto": "mosquitto", "influxd": "influxdb", "mosquitto_sub": "mosquitto-clients"}
+APT_PACKAGES = {"mosquitto": "mosquitto", "influxd": "influxdb", "mosquitto_sub": "mosquitto-clients",
+                "mosquitto_passwd": "mosquitto"}
+# Files whose packages the project needs: a CJK font for the joint reports' plots and PDF.
+APT_FILES = {"/usr/share/fonts/truetype/wqy/wqy-microhei.ttc": "fonts-wqy-microhei"}
+# Only the tests need these: the field page is tested end to end in headless Chromium.
+APT_TEST = {"chromium": "chromium", "chromedriver": "chromium-driver"}
 
 
 @dataclass(frozen=True)
@@ -55,8 +60,10 @@ def _which(cmd: str) -> str | None:
     )
 
 
-def ensure_packages() -> None:
-    missing = sorted({pkg for cmd, pkg in APT_PACKAGES.items() if _which(cmd) is None})
+def ensure_packages(test: bool = False) -> None:
+    wanted = {**APT_PACKAGES, **(APT_TEST if test else {})}
+    missing = sorted({pkg for cmd, pkg in wanted.items() if _which(cmd) is None}
+                     | {pkg for path, pkg in APT_FILES.items() if not Path(path).exists()})
     if not missing:
         return
     if shutil.which("apt-get") is None:
@@ -184,8 +191,8 @@ bind-address = "127.0.0.1:{ports.influx_rpc}"
 """
 
 
-def up(ports: Ports) -> None:
-    ensure_packages()
+def up(ports: Ports, test_deps: bool = False) -> None:
+    ensure_packages(test=test_deps)
     mroot, iroot = RUN_DIR / "mosquitto", RUN_DIR / "influxdb"
     mroot.mkdir(parents=True, exist_ok=True)
     iroot.mkdir(parents=True, exist_ok=True)
@@ -251,10 +258,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m envmon.services", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("action", choices=["up", "down", "status"])
+    ap.add_argument("--test-deps", action="store_true", help="also install what only the tests need (Chromium)")
     args = ap.parse_args(argv)
     try:
         if args.action == "up":
-            up(Ports.from_env())
+            up(Ports.from_env(), test_deps=args.test_deps)
         elif args.action == "down":
             down()
         else:

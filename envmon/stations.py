@@ -160,11 +160,22 @@ def parse_station(entry: dict) -> Station:
                    note=entry.get("note"), extra=extra, **kw)
 
 
-class Registry(Mapping[str, Station]):
-    """All stations of a network, with the river topology derived from ``downstream``."""
+# Sampling interval per medium when the registry does not say (DESIGN.md: a reading a minute).
+DEFAULT_SAMPLING_S = {"water": 60.0, "noise": 60.0, "air": 60.0}
 
-    def __init__(self, stations: Iterable[Station], source: str = "<memory>"):
+
+class Registry(Mapping[str, Station]):
+    """All stations of a network, with the river topology derived from ``downstream``.
+
+    ``sampling`` maps a medium to its nominal sampling interval in seconds (the optional
+    top-level ``[sampling]`` table of the registry file; a station may override it with
+    ``sampling_s``): completeness and offline checks use it.
+    """
+
+    def __init__(self, stations: Iterable[Station], source: str = "<memory>",
+                 sampling: Mapping[str, float] | None = None):
         self.source = source
+        self.sampling = {**DEFAULT_SAMPLING_S, **(sampling or {})}
         self._by_id: dict[str, Station] = {}
         for s in stations:
             if s.id in self._by_id:
@@ -205,6 +216,12 @@ class Registry(Mapping[str, Station]):
 
     def __len__(self) -> int:
         return len(self._by_id)
+
+    def sampling_s(self, sid: str) -> float:
+        """Nominal sampling interval of a station, in seconds."""
+        st = self._by_id[sid]
+        own = dict(st.extra).get("sampling_s")
+        return float(own) if isinstance(own, (int, float)) and own > 0 else self.sampling[st.medium]
 
     def by_medium(self, medium: str) -> list[Station]:
         return [s for s in self._by_id.values() if s.medium == medium]
@@ -255,4 +272,8 @@ def load_registry(path: Path | str | None = None) -> Registry:
     entries = raw.get("station")
     if not isinstance(entries, list) or not entries:
         raise RegistryError(f"{p}: no [[station]] tables")
-    return Registry((parse_station(e) for e in entries), source=str(p))
+    sampling = raw.get("sampling", {})
+    if not isinstance(sampling, dict) or any(
+            k not in DEFAULT_SAMPLING_S or not isinstance(v, (int, float)) or v <= 0 for k, v in sampling.items()):
+        raise RegistryError(f"{p}: [sampling] must map water/noise/air to seconds > 0, got {sampling!r}")
+    return Registry((parse_station(e) for e in entries), source=str(p), sampling=sampling)

@@ -5,7 +5,7 @@
 >>> sim = generate(load_scenario("demo-night"), load_registry())
 >>> first = next(iter(sim.readings()))
 >>> first.time.isoformat(), first.flag
-('2026-07-14T14:00:00+00:00', 'N')
+('2026-07-13T14:00:00+00:00', 'N')
 >>> [e["type"] for e in sim.truth]
 ['illegal_discharge']
 """

@@ -310,8 +310,10 @@ def run_live(
     )
     stats = LiveStats()
     g = rng(scenario.seed, "clocks")
-    t0 = scenario.start.timestamp()
-    clocks = {sid: Clock.random(g, t0, i) for i, sid in enumerate(sim.data)}
+    t_start = scenario.start.timestamp()
+    # History before live_from is on the nodes' disks already; the clock starts at live_from.
+    t0 = scenario.live_from.timestamp() if scenario.live_from else t_start
+    clocks = {sid: Clock.random(g, t_start, i) for i, sid in enumerate(sim.data)}
 
     def make(sid: str) -> AnyNode:
         st = sim.registry[sid]
@@ -340,10 +342,11 @@ def run_live(
                 if sid in nodes:
                     a, b = ("cut", "restore") if ev.cause == "link" else ("power_off", "power_on")
                     actions += [(ev.start, a, sid), (ev.end, b, sid)]
-    actions.sort()
+    # An outage over before the live part began is history: its gap is already in the backlog.
+    actions = sorted(a for a in actions if a[0] >= t0)
     wall0 = time.monotonic()
     bar = None
-    total_min = (scenario.end - scenario.start).total_seconds() / 60
+    total_min = (scenario.end.timestamp() - t0) / 60
     if progress:
         from tqdm import tqdm
 
@@ -371,6 +374,12 @@ def run_live(
     for t, sid, values, flags in sim.instants():
         if stop.is_set():
             break
+        if t < t0:
+            # Backfill: sampled while nobody was watching, stored, sent as batches on connect.
+            backlog = nodes.get(sid)
+            if backlog is not None:
+                backlog.sample(t, values, flags)
+            continue
         # The node samples when its own clock reads t: true time t - offset.
         node = nodes.get(sid)
         off = node.clock.offset(t) if node is not None else 0.0

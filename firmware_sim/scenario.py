@@ -5,8 +5,8 @@ random events of each type, and any scripted events (exact time, place and size)
 scenario with the same seed always gives the same readings and the same ground truth.
 
 >>> sc = load_scenario("demo-night")
->>> sc.name, sc.seed, sc.hours
-('demo-night', 20260714, 6.0)
+>>> sc.name, sc.seed, sc.hours, sc.live_from.isoformat()
+('demo-night', 20260714, 30.0, '2026-07-14T14:00:00+00:00')
 >>> sc.scripted[0].type, sc.scripted[0].station
 ('illegal_discharge', 'OF_TZ_RAIN')
 """
@@ -91,6 +91,10 @@ class Scenario:
     hj212_share: float = 0.0  # share of stations that speak HJ 212 instead of MQTT
     queue_capacity: int = 5000  # store-and-forward capacity per node (messages)
     path: str | None = None
+    # Live runs: samples before this time are already on the nodes' disks when the run
+    # starts (yesterday, kept by store-and-forward) and go out as backfill batches at once;
+    # the rest is sampled in (accelerated) real time. None: everything live.
+    live_from: datetime | None = None
 
     def __post_init__(self) -> None:
         for t in (self.start, self.end):
@@ -98,6 +102,8 @@ class Scenario:
                 raise ScenarioError(f"scenario {self.name!r}: times must carry an offset")
         if self.end <= self.start:
             raise ScenarioError(f"scenario {self.name!r}: end {self.end} is not after start")
+        if self.live_from is not None and not self.start <= self.live_from < self.end:
+            raise ScenarioError(f"scenario {self.name!r}: live_from {self.live_from} is not within start..end")
         for medium, sec in self.intervals.items():
             if medium not in DEFAULT_INTERVALS or not isinstance(sec, int) or sec <= 0:
                 raise ScenarioError(
@@ -198,6 +204,7 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
             stations_file=raw.get("stations_file"),
             synthetic={k: int(v) for k, v in raw.get("synthetic", {}).items()},
             hj212_share=float(raw.get("firmware", {}).get("hj212_share", 0.0)),
+            live_from=_time(raw["live_from"], f"{where}: key 'live_from'") if "live_from" in raw else None,
             queue_capacity=int(raw.get("firmware", {}).get("queue_capacity", 5000)),
             path=str(path),
         )

@@ -187,7 +187,7 @@ def test_query_returns_a_value(loaded: tuple[InfluxClient, str], uid: str, title
     dash = next(d for d in DASHBOARDS if d.uid == uid)
     values = variable_values(dash, run=lambda q: _tag_values(client, db, q))
     q = substitute(query, timeFilter="time >= now() - 6h AND time <= now()", __interval="10m",
-                   **values)
+                   __range_s="21600", **values)
     series = client.query(q, database=db)
     assert _non_null(series), f"{uid} / {title}: no non-null value from\n  {q}"
 
