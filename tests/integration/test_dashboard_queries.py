@@ -23,11 +23,11 @@ from dashboards.catalog import BuildInputs, build_all
 from dashboards.queries import all_queries, substitute, variable_values
 from envmon.alerts import KINDS, SEVERITIES
 from envmon.influx import InfluxClient, InfluxConfig, line
+from envmon.services import Ports
 from envmon.stations import Registry, Station, load_registry
 
 pytestmark = pytest.mark.integration
 
-INFLUX_PORT = 28086
 REGISTRY = load_registry()
 DASHBOARDS = build_all(BuildInputs(REGISTRY))
 QUERIES = all_queries(DASHBOARDS)
@@ -136,12 +136,9 @@ def synthetic_lines(stations: list[Station], now: int) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def loaded() -> Iterator[tuple[InfluxClient, str]]:
-    if not _port_open(INFLUX_PORT):
-        pytest.skip(f"InfluxDB is not listening on 127.0.0.1:{INFLUX_PORT}; "
-                    "start it with `make services-up`")
+def loaded(services: Ports) -> Iterator[tuple[InfluxClient, str]]:
     db = f"test_dash_{uuid.uuid4().hex[:10]}"
-    client = InfluxClient(InfluxConfig(url=f"http://127.0.0.1:{INFLUX_PORT}", database=db))
+    client = InfluxClient(InfluxConfig(url=f"http://127.0.0.1:{services.influx}", database=db))
     client.wait_ready(30)
     client.create_database(db)
     try:

@@ -6,7 +6,6 @@ Needs the private Mosquitto (``make services-up``; ``make test`` starts it).
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import socket
 import subprocess
@@ -33,14 +32,10 @@ def _port() -> int:
     return Ports.from_env().mqtt
 
 
-@pytest.fixture(scope="module")
-def mqtt() -> MqttConfig:
-    port = _port()
-    with socket.socket() as s:
-        s.settimeout(0.5)
-        if s.connect_ex(("127.0.0.1", port)) != 0:
-            pytest.skip(f"MQTT broker not listening on 127.0.0.1:{port}; run `make services-up`")
-    return MqttConfig(host="127.0.0.1", port=port)
+@pytest.fixture
+def mqtt(services: Ports) -> MqttConfig:
+    """The private broker, started by the shared ``services`` fixture when needed."""
+    return MqttConfig(host="127.0.0.1", port=services.mqtt)
 
 
 class Collector:
@@ -301,15 +296,13 @@ def _own_broker(port: int, conf_dir: Path) -> subprocess.Popen[bytes]:
                 return proc
         time.sleep(0.05)
     proc.kill()
-    pytest.skip("could not start a private mosquitto for the broker-outage test")
+    raise AssertionError(f"could not start a private mosquitto on port {port} for the broker-outage test")
 
 
 def test_node_survives_a_broker_outage(mqtt, tmp_path) -> None:
     """A broker of our own (started and stopped by this test) goes away and comes back: the
     node notices through ``connected``, keeps sampling to disk, paho reconnects with backoff,
     and the backlog arrives; nothing is lost."""
-    if not (shutil.which("mosquitto") or os.path.exists("/usr/sbin/mosquitto")):
-        pytest.skip("mosquitto binary not installed")
     port = _free_port()
     cfg = MqttConfig(host="127.0.0.1", port=port)
     broker = _own_broker(port, tmp_path)
