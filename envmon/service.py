@@ -13,10 +13,13 @@ import logging
 import threading
 import time
 from collections import Counter
-from datetime import UTC, datetime
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from analytics.monitor import Derived, Monitor, MonitorConfig
+from envmon.alerting.dispatcher import Dispatcher
+from envmon.alerting.notifiers import MessageFormatter, build_notifier
+from envmon.alerting.routing import RoutingError, load_routing
 from envmon.alerting.store import AlertStore
 from envmon.alerts import Event
 from envmon.influx import InfluxClient, InfluxError, line
@@ -61,7 +64,7 @@ class IngestService:
         self.ingestor.stop()
 
     @property
-    def stats(self):  # noqa: ANN201
+    def stats(self):
         return self.ingestor.stats
 
 
@@ -85,19 +88,41 @@ def derived_line(d: Derived) -> str:
     return line(d.measurement, d.tags, d.fields, epoch_ns(d.time) // 1_000_000)
 
 
+def build_dispatcher(settings: Settings, registry: Registry, store: AlertStore) -> Dispatcher | None:
+    """The alert dispatcher of ``settings.analytics.routing`` (None when not configured).
+
+    A channel whose secrets are not in the environment is left out with a warning: a
+    missing DingTalk token must not stop detection or the other channels.
+    """
+    if not settings.analytics.routing:
+        return None
+    routing = load_routing(settings.analytics.routing)
+    fmt = MessageFormatter(link_base=routing.link_base, registry=registry)
+    notifiers = {}
+    for cid, ch in routing.channels.items():
+        try:
+            notifiers[cid] = build_notifier(cid, ch.type, ch.resolve(), formatter=fmt, mqtt=settings.mqtt)
+        except (RoutingError, ValueError) as err:
+            log.warning("alert channel %s disabled: %s", cid, err)
+    return Dispatcher(store, routing, notifiers)
+
+
 class AlertSinks:
-    """Where events go: the store, MQTT, InfluxDB and any listeners (printing, notifiers).
+    """Where events go: the store (directly, or through the dispatcher that also routes and
+    notifies), MQTT, InfluxDB and any listeners (printing).
 
     A failing sink is logged and counted, never allowed to stop detection.
     """
 
     def __init__(self, registry: Registry, store: AlertStore | None, influx: InfluxClient | None,
-                 publisher: Publisher | None, listeners: list[Callable[[Event], None]] | None = None):
+                 publisher: Publisher | None, listeners: list[Callable[[Event], None]] | None = None,
+                 dispatcher: Dispatcher | None = None):
         self.registry = registry
         self.store = store
         self.influx = influx
         self.publisher = publisher
         self.listeners = listeners or []
+        self.dispatcher = dispatcher
         self.counts: Counter = Counter()
         self.failures: Counter = Counter()
 
@@ -107,10 +132,12 @@ class AlertSinks:
         lines = []
         for e in events:
             self.counts[(e.type, e.alert.kind)] += 1
-            if self.store is not None:
+            if self.dispatcher is not None:
+                self.dispatcher.submit(e)  # never blocks; stores, routes, notifies
+            elif self.store is not None:
                 try:
                     self.store.apply(e)
-                except Exception:  # noqa: BLE001
+                except Exception:
                     self.failures["store"] += 1
                     log.exception("alert store failed on %s", e.alert.id)
             if self.publisher is not None:
@@ -122,7 +149,7 @@ class AlertSinks:
             for fn in self.listeners:
                 try:
                     fn(e)
-                except Exception:  # noqa: BLE001
+                except Exception:
                     self.failures["listener"] += 1
                     log.exception("alert listener failed")
         if self.influx is not None:
@@ -155,7 +182,13 @@ class AnalyticsService:
         self.gate = QualityGate(self.registry, self.params, max_future_s=settings.ingest.max_future_s)
         self.store = AlertStore(cfg.alert_db, registry=self.registry)
         self.publisher = Publisher(settings.mqtt, (client_id or cfg.client_id) + "-pub")
-        self.sinks = AlertSinks(self.registry, self.store, self.influx, self.publisher, listeners)
+        self.dispatcher = build_dispatcher(settings, self.registry, self.store)
+        # With routing, MQTT alerts are one of its channels (broadcast): do not publish twice.
+        mqtt_routed = self.dispatcher is not None and any(
+            self.dispatcher.routing.channels[c].type == "mqtt" for c in self.dispatcher.routing.broadcast
+            if c in self.dispatcher.routing.channels)
+        self.sinks = AlertSinks(self.registry, self.store, self.influx, None if mqtt_routed else self.publisher,
+                                listeners, dispatcher=self.dispatcher)
         self.consumer = Consumer(settings.mqtt, client_id or cfg.client_id, [shared(cfg.group, DATA_FILTER)],
                                  self._handle, receive_maximum=1000,
                                  session_expiry=settings.ingest.session_expiry_s)
@@ -190,6 +223,8 @@ class AnalyticsService:
         self.influx.wait_ready(30)
         self.influx.create_database()
         self.publisher.connect()
+        if self.dispatcher is not None:
+            self.dispatcher.start()
         self.consumer.start()
         self._ticker = threading.Thread(target=self._tick_loop, name="analytics-clock", daemon=True)
         self._ticker.start()
@@ -214,5 +249,8 @@ class AnalyticsService:
         if self._ticker is not None:
             self._ticker.join(5)
         self.consumer.stop()
+        if self.dispatcher is not None:
+            self.dispatcher.wait_idle(10)
+            self.dispatcher.stop()
         self.publisher.close()
         self.store.close()

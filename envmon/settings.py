@@ -59,6 +59,9 @@ class AnalyticsSettings:
     client_id: str = "envmon-analytics-1"
     alert_db: str = str(RUN_DIR / "alerts.sqlite")
     aqi_edition: str = "2026"
+    # Routing of alerts to teams and channels (e.g. seeds/routing.toml); empty: alerts go to
+    # the store, MQTT and InfluxDB only, nobody is paged.
+    routing: str = ""
 
 
 @dataclass(frozen=True, slots=True)
