@@ -373,11 +373,13 @@ class Monitor:
         for p, v in snap.items():
             if p in FLAT_OK:
                 continue
-            run = st.runs.get(p)
-            moved = run is None or run[0] != v
-            if moved:
-                st.runs[p] = run = [v, 1]
+            prev = st.runs.get(p)
+            moved = prev is None or prev[0] != v
+            if prev is None or moved:
+                run: list = [v, 1]
+                st.runs[p] = run
             else:
+                run = prev
                 run[1] += 1
             rate = st.move_rate.get(p, 0.5)  # unknown until learned
             rate = st.move_rate[p] = rate + 0.02 * (float(moved) - rate)
@@ -449,9 +451,9 @@ class Monitor:
                 if first:
                     return self._corroborate(inc, sid, t)
                 return []
-        inc = next((i for i in self._incidents if i.first_station == sid), None)
-        if inc is None:
-            inc = _Incident(sid, t, t, {sid: t})
+        found = next((i for i in self._incidents if i.first_station == sid), None)
+        inc = found if found is not None else _Incident(sid, t, t, {sid: t})
+        if found is None:
             inc.source, inc.source_evidence = self._localise(st.station, t)
             self._incidents.append(inc)
         inc.last_time = t
@@ -585,6 +587,8 @@ class Monitor:
     # -- noise ---------------------------------------------------------------------------------
     def _noise(self, st: _StationState, t: datetime, snap: dict[str, float]) -> list[Event]:
         s = st.station
+        zone = s.zone
+        assert zone is not None  # the registry refuses a noise station without a zone
         events: list[Event] = []
         if st.noise is None:
             st.noise = gb3096.NoiseDayAggregator()
@@ -596,8 +600,8 @@ class Monitor:
         if is_night(t) and laeq is not None:
             st.night_leq.append((t, laeq))
         if lmax is not None and is_night(t):
-            lim = gb3096.limit(s.zone, night=True)
-            if gb3096.is_night_burst(lmax, s.zone):
+            lim = gb3096.limit(zone, night=True)
+            if gb3096.is_night_burst(lmax, zone):
                 st.bursts.append(t)
             window = timedelta(seconds=self.config.burst_window_s)
             recent = [b for b in st.bursts if t - b <= window]
@@ -637,9 +641,11 @@ class Monitor:
 
     def _noise_summary(self, st: _StationState, summary: Any) -> list[Event]:
         s = st.station
-        tags = {"station": s.id, "jurisdiction": s.jurisdiction, "zone": s.zone or ""}
+        zone = s.zone
+        assert zone is not None  # the registry refuses a noise station without a zone
+        tags = {"station": s.id, "jurisdiction": s.jurisdiction, "zone": zone}
         if isinstance(summary, gb3096.HourlyLeq):
-            lim = gb3096.limit(s.zone, night=summary.night)
+            lim = gb3096.limit(zone, night=summary.night)
             exceed = summary.leq > lim
             self._derived.append(Derived("noise_leq", {**tags, "period": "hour"},
                                          {"leq": round(summary.leq, 2), "limit": lim, "exceed": int(exceed)},
@@ -655,7 +661,7 @@ class Monitor:
         day_start = datetime(summary.day.year, summary.day.month, summary.day.day, tzinfo=CST)
         for period, value, night in (("day", summary.ld, False), ("night", summary.ln, True)):
             if value is not None:
-                lim = gb3096.limit(s.zone, night=night)
+                lim = gb3096.limit(zone, night=night)
                 self._derived.append(Derived("noise_leq", {**tags, "period": period},
                                              {"leq": round(value, 2), "limit": lim, "exceed": int(value > lim)},
                                              day_start))
@@ -713,15 +719,16 @@ class Monitor:
             else:
                 events += self.policy.absent(s.id, "exceedance", t_end)
         elif s.medium == "air":
-            vals = {p: means[p] for p in ("pm25", "pm10", "so2", "no2", "co", "o3") if p in means}
+            vals: dict[str, float | None] = {p: means[p] for p in ("pm25", "pm10", "so2", "no2", "co", "o3")
+                                             if p in means}
             if vals:
                 res = hj633.aqi_hourly(vals, edition=self.config.aqi_edition)
                 if res.aqi is not None:
                     fields: dict[str, Any] = {"aqi": res.aqi, "level": res.level, "category": res.category_zh,
                                               "primary": ",".join(res.primary)}
-                    for p, v in res.iaqi.items():
-                        if v is not None:
-                            fields[f"iaqi_{p}"] = float(v)
+                    for p, iaqi in res.iaqi.items():
+                        if iaqi is not None:
+                            fields[f"iaqi_{p}"] = float(iaqi)
                     self._derived.append(Derived("aqi", {"station": s.id, "jurisdiction": s.jurisdiction,
                                                          "period": "hour", "edition": self.config.aqi_edition},
                                                  fields, hour))

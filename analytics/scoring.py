@@ -60,7 +60,7 @@ class TypeScore:
         if not self.delays_min:
             return float("nan")
         d = sorted(self.delays_min)
-        return d[min(len(d) - 1, int(round(q * (len(d) - 1))))]
+        return d[min(len(d) - 1, round(q * (len(d) - 1)))]
 
 
 @dataclass
@@ -101,9 +101,7 @@ def _first_arrival(ev: Mapping[str, Any]) -> datetime:
 def score(truth: Iterable[Mapping[str, Any]], alerts: Iterable[Mapping[str, Any]], *, station_days: float,
           grace: timedelta = timedelta(hours=2), delay_target_min: float = 30.0) -> DetectScore:
     events = list(truth)
-    alerts = list(alerts)
-    for a in alerts:
-        a.setdefault("raised_at", a["start"])
+    alerts = [{**a, "raised_at": a.get("raised_at", a["start"])} for a in alerts]
     by_type: dict[str, TypeScore] = defaultdict(TypeScore)
     matched_alerts: set[str] = set()
     source_total = source_exact = 0

@@ -99,7 +99,7 @@ def run_demo(*, scenario: str, speed: float, settings_file: str | None, keep: bo
                 f"{','.join(a.parameters)}{src}")
 
     # The simulated clock: the time of the latest instant the nodes sampled.
-    sim_now: list[datetime | None] = [None]
+    sim_now: list[datetime] = [datetime.fromtimestamp((sc.live_from or sc.start).timestamp(), UTC)]
 
     def on_instant(t: float) -> None:
         sim_now[0] = datetime.fromtimestamp(t, UTC)

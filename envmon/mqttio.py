@@ -241,7 +241,7 @@ class Consumer:
         self.connected.clear()
 
     def _on_message(self, client, userdata, msg: mqtt.MQTTMessage) -> None:
-        m = Message(msg.topic, msg.payload, msg.qos, msg.mid, bool(msg.retain), self, self._epoch)
+        m = Message(msg.topic, bytes(msg.payload), msg.qos, msg.mid, bool(msg.retain), self, self._epoch)
         try:
             self.handler(m)
         except Exception:  # the network thread must survive a handler bug

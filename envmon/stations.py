@@ -95,7 +95,7 @@ def _req(entry: dict, key: str, sid: str, types: type | tuple[type, ...]) -> obj
 def _choice(entry: dict, key: str, sid: str, allowed: Iterable[str], required: bool = True) -> str | None:
     if key not in entry and not required:
         return None
-    value = _req(entry, key, sid, str)
+    value = str(_req(entry, key, sid, str))
     if value not in allowed:
         raise RegistryError(
             f"station {sid!r}: key {key!r} has bad value {value!r} (allowed: {', '.join(allowed)})"

@@ -7,6 +7,7 @@ import json
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import TextIO
 
 from envmon.timeutil import format_time, utcnow
 from ingest.decode import Rejection
@@ -20,7 +21,7 @@ class DeadLetters:
         self.topic = topic
         self.publish = publish
         self._lock = threading.Lock()
-        self._fh = None
+        self._fh: TextIO | None = None
 
     def write(self, rejections: list[Rejection]) -> None:
         if not rejections:

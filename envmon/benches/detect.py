@@ -93,16 +93,16 @@ def run(args: argparse.Namespace) -> int:
     secs = sum(res.seconds for _, _, res, _ in rows)
     print(f"false pollution alerts: {fp} in {sdays:.0f} water station-days = {fp / sdays:.3f} per station-day "
           f"(target ≤ 0.1)")
-    print(f"sensor faults reported as pollution: {fap}/{faults} = {_fmt(fap / faults if faults else float('nan'), True)}"
-          f" (target ≤ 10 %)")
+    share = fap / faults if faults else float("nan")
+    print(f"sensor faults reported as pollution: {fap}/{faults} = {_fmt(share, True)} (target ≤ 10 %)")
     print(f"source localisation (outfall exact): {se}/{st} = {_fmt(se / st if st else float('nan'), True)}"
           f" (target ≥ 85 %)")
     print(f"core throughput in replay: {readings} readings in {secs:.1f} s = {readings / secs:,.0f} readings/s "
           f"on one core (target ≥ 50,000)")
     unmatched: dict[str, int] = {}
-    for _, r, _, _ in rows:
-        for k, v in r.unmatched_by_kind.items():
-            unmatched[k] = unmatched.get(k, 0) + v
+    for row in rows:
+        for kind, n in row[1].unmatched_by_kind.items():
+            unmatched[kind] = unmatched.get(kind, 0) + n
     print(f"alerts matching no event, by kind: {unmatched}")
     print(f"files in {out}/")
     return 0

@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     if not os.path.exists(args.readings):
         print(f"error: no such file {args.readings}; make one with 'envmon sim --out FILE'", file=sys.stderr)
         return 2
-    out = open(args.alerts_out, "w", encoding="utf-8") if args.alerts_out else None  # noqa: SIM115
+    out = open(args.alerts_out, "w", encoding="utf-8") if args.alerts_out else None
     bar = tqdm(unit=" readings", unit_scale=True, disable=args.no_progress, file=sys.stderr)
     try:
         res = replay(args.readings, registry, alerts_out=out, config=MonitorConfig(aqi_edition=args.aqi_edition),

@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     except (SettingsError, RegistryError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    services = []
+    services: list[IngestService | AnalyticsService] = []
     if args.only in (None, "ingest"):
         services.append(IngestService(settings, registry, worker=args.worker))
     if args.only in (None, "analytics"):

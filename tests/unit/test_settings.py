@@ -20,7 +20,7 @@ def test_errors_name_key_and_value(tmp_path: Path) -> None:
     f.write_text('[mqtt]\nprot = 1\n')
     with pytest.raises(SettingsError, match=r"\[mqtt\]: unknown key\(s\) prot"):
         load_settings(f, env={})
-    with pytest.raises(SettingsError, match="influx.gzip: expected true/false"):
+    with pytest.raises(SettingsError, match=r"influx\.gzip: expected true/false"):
         load_settings(env={"ENVMON_INFLUX_GZIP": "maybe"})
 
 
