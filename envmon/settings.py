@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import Any, get_type_hints
 from envmon.influx import InfluxConfig
 from envmon.mqttio import MqttConfig
 from envmon.paths import RUN_DIR, STATIONS_FILE
+from envmon.tomlfile import read_toml
 
 
 class SettingsError(ValueError):
@@ -117,13 +117,7 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
     env = os.environ if env is None else env
     data: dict[str, Any] = {}
     if path:
-        try:
-            with open(path, "rb") as f:
-                data = tomllib.load(f)
-        except FileNotFoundError as err:
-            raise SettingsError(f"settings file not found: {path}") from err
-        except tomllib.TOMLDecodeError as err:
-            raise SettingsError(f"{path}: not valid TOML: {err}") from err
+        data = read_toml(path, SettingsError, "settings file")
     unknown = set(data) - {"mqtt", "influx", "ingest", "analytics", "stations"}
     if unknown:
         raise SettingsError(f"unknown section(s) {', '.join(sorted(unknown))} in {path}")

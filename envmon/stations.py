@@ -14,12 +14,12 @@ True
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from envmon.paths import STATIONS_FILE
+from envmon.tomlfile import read_toml
 
 STATION_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 JURISDICTIONS = ("jiashan", "qingpu", "wujiang")
@@ -262,13 +262,7 @@ class Registry(Mapping[str, Station]):
 
 def load_registry(path: Path | str | None = None) -> Registry:
     p = Path(path) if path else STATIONS_FILE
-    try:
-        with open(p, "rb") as f:
-            raw = tomllib.load(f)
-    except FileNotFoundError as err:
-        raise RegistryError(f"station registry not found: {p}") from err
-    except tomllib.TOMLDecodeError as err:
-        raise RegistryError(f"{p}: not valid TOML: {err}") from err
+    raw = read_toml(p, RegistryError, "station registry")
     entries = raw.get("station")
     if not isinstance(entries, list) or not entries:
         raise RegistryError(f"{p}: no [[station]] tables")

@@ -33,7 +33,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -61,6 +60,7 @@ from envmon.alerts import KIND_ZH, KINDS, SEVERITIES
 from envmon.params import load_parameters
 from envmon.stations import JURISDICTION_ZH, JURISDICTIONS, Registry, Station, load_registry
 from envmon.timeutil import TimeFormatError, format_time, parse_time, utcnow
+from envmon.tomlfile import read_toml
 
 ROLES = ("viewer", "field", "admin")
 # Minimum role per action.
@@ -146,13 +146,7 @@ class TokenStore:
 
     @classmethod
     def load(cls, path: str | Path, env: Mapping[str, str] | None = None) -> TokenStore:
-        try:
-            with open(path, "rb") as f:
-                data = tomllib.load(f)
-        except FileNotFoundError as err:
-            raise TokenFileError(f"token file not found: {path}") from err
-        except tomllib.TOMLDecodeError as err:
-            raise TokenFileError(f"{path}: not valid TOML: {err}") from err
+        data = read_toml(path, TokenFileError, "token file")
         return cls.from_entries(data.get("token", []), env, str(path))
 
     def authenticate(self, token: str) -> Principal | None:

@@ -43,7 +43,6 @@ datetime.timedelta(seconds=1200)
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -52,6 +51,7 @@ from typing import Any
 
 from envmon.alerts import KINDS, SEVERITIES
 from envmon.stations import JURISDICTIONS
+from envmon.tomlfile import read_toml
 
 CHANNEL_TYPES = ("mqtt", "webhook", "dingtalk", "wecom", "feishu", "email")
 # Keys each channel type may carry; *_env keys name environment variables holding secrets.
@@ -328,11 +328,4 @@ def parse_routing(data: Mapping[str, Any], source: str = "<routing>") -> Routing
 
 def load_routing(path: str | Path) -> RoutingConfig:
     """Read and check a routing file (e.g. ``seeds/routing.toml``)."""
-    try:
-        with open(path, "rb") as f:
-            data = tomllib.load(f)
-    except FileNotFoundError as err:
-        raise RoutingError(f"routing file not found: {path}") from err
-    except tomllib.TOMLDecodeError as err:
-        raise RoutingError(f"{path}: not valid TOML: {err}") from err
-    return parse_routing(data, str(path))
+    return parse_routing(read_toml(path, RoutingError, "routing file"), str(path))

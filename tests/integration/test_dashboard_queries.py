@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from dashboards.catalog import BuildInputs, build_all
-from dashboards.queries import all_queries, substitute, variable_values
+from dashboards.queries import all_queries, has_values, substitute, variable_values
 from envmon.alerts import KINDS, SEVERITIES
 from envmon.influx import InfluxClient, InfluxConfig, line
 from envmon.services import Ports
@@ -154,13 +154,7 @@ def _tag_values(client: InfluxClient, db: str, q: str) -> list[str]:
     return [row[1] for s in client.query(q, database=db) for row in s.get("values", [])]
 
 
-def _non_null(series: list[dict[str, Any]]) -> bool:
-    for s in series:
-        cols = s.get("columns", [])
-        for row in s.get("values", []):
-            if any(v is not None for c, v in zip(cols, row, strict=False) if c != "time"):
-                return True
-    return False
+_non_null = has_values
 
 
 def test_the_data_set_covers_every_dashboard_variable_and_zone() -> None:
