@@ -87,7 +87,8 @@ class MonitorConfig:
     rain_memory_s: float = 6 * 3600.0  # wet-weather explanation window for rivers
     dry_weather_s: float = 24 * 3600.0  # no rain this long = dry weather (outfalls)
     dry_spell_s: float = 3 * 3600.0  # rain after this long without starts a new storm
-    first_flush_s: float = 3 * 3600.0  # a rain outfall may carry dirty runoff this long
+    storm_min_samples: int = 6  # a storm's own baseline at a rain outfall, after its flush
+    storm_nh3n_excess: float = 2.0  # mg/L over the dry-weather median (standards.md §7.1 [M])
     outfall_flow_l_s: float = 1.0  # flow at a rain outfall above this is a discharge
     stuck_samples: int = 12
     offline_intervals: float = 3.0
@@ -130,7 +131,9 @@ class _StationState:
     hour_sums: dict[str, list[float]] = field(default_factory=dict)
     day: datetime | None = None
     day_sums: dict[str, list[float]] = field(default_factory=dict)
-    o3_hours: dict[int, float] = field(default_factory=dict)  # CST hour -> hourly O3 of the open day
+    o3_hours: dict[int, float] = field(default_factory=dict)
+    storm_spell: datetime | None = None  # the storm the storm baselines belong to
+    storm: dict[str, RollingStats] = field(default_factory=dict)  # CST hour -> hourly O3 of the open day
     protect_since: datetime | None = None
     runs: dict[str, list] = field(default_factory=dict)  # param -> [value, run length]
     move_rate: dict[str, float] = field(default_factory=dict)  # EWMA of "value changed"
@@ -291,10 +294,6 @@ class Monitor:
             if b is None:
                 b = st.baselines[p] = RollingStats(self.config.baseline_window, every=self.config.baseline_every)
             b.push(v)
-
-    def _in_first_flush(self, t: datetime) -> bool:
-        return (self._spell_start is not None and self._raining(t, self.config.rain_memory_s)
-                and (t - self._spell_start).total_seconds() <= self.config.first_flush_s)
 
     def _raining(self, t: datetime, memory_s: float) -> bool:
         return self._last_rain is not None and (t - self._last_rain).total_seconds() <= memory_s
@@ -565,10 +564,13 @@ class Monitor:
         zs = {p: z for p in CHEMISTRY if p in snap and (z := self._z(st, p, snap[p])) is not None}
         risen = [p for p, z in zs.items() if z >= self.config.z_rise]
         signature = len(risen) >= self.config.min_rises
-        if signature and s.outfall_type == "rain" and self._in_first_flush(t):
-            # Storm runoff's first flush is dirty by nature; sewage at a rain outfall is told
-            # apart by lasting beyond it ("雨天无污水" is judged after the flush).
-            signature = False
+        wet = s.outfall_type == "rain" and self._raining(t, self.config.rain_memory_s)
+        if wet:
+            # In a storm the dry-weather baseline says little: runoff (first flush, then the
+            # recession) moves every parameter. Sewage in storm water ("雨天无污水") is a rise
+            # against this storm's own course, with NH3-N well above the dry-weather level.
+            risen = self._storm_rise(st, t, snap)
+            signature = len(risen) >= self.config.min_rises
         if signature:
             st.signature_at = t
             events += self.policy.observe(Condition(
@@ -580,9 +582,41 @@ class Monitor:
             events += self.policy.absent(s.id, "illegal_discharge", t)
         # A rain outfall's chemistry in and after a storm says nothing about its dry-weather
         # normal: keep storms out of its baseline, so the recession does not look like a rise.
-        wet = s.outfall_type == "rain" and self._raining(t, self.config.rain_memory_s)
         self._learn(st, snap, t, protect=signature or wet)
         return events
+
+    def _storm_rise(self, st: _StationState, t: datetime, snap: dict[str, float]) -> list[str]:
+        """Parameters rising against the current storm's own baseline at a rain outfall.
+
+        The storm baseline starts empty with each storm and needs ``storm_min_samples``
+        samples, so the first flush (the dirtiest water comes first) becomes part of it.
+        NH3-N must also stand ``storm_nh3n_excess`` mg/L above the dry-weather median:
+        raw sewage carries 20–40 mg/L, runoff a few (standards.md §7.1, [M])."""
+        if st.storm_spell != self._spell_start:
+            st.storm_spell, st.storm = self._spell_start, {}
+        risen = []
+        for p in ("nh3n", "cond", "cod", "codmn", "tp"):
+            v = snap.get(p)
+            if v is None:
+                continue
+            b = st.storm.get(p)
+            if b is None:
+                b = st.storm[p] = RollingStats(self.config.baseline_window)
+            if len(b) >= self.config.storm_min_samples:
+                scale = max(b.mad(), MIN_SCALE.get(p, 0.0), 0.02 * abs(b.median()))
+                if (v - b.median()) / scale >= self.config.z_rise:
+                    risen.append(p)
+        dry = st.baselines.get("nh3n")
+        nh3n = snap.get("nh3n")
+        excess = (nh3n is not None and dry is not None and len(dry) >= self.config.min_history
+                  and nh3n - dry.median() >= self.config.storm_nh3n_excess)
+        if "nh3n" not in risen or not excess:
+            risen = []
+        if not risen:
+            for p, b in st.storm.items():
+                if p in snap:
+                    b.push(snap[p])
+        return risen
 
     # -- noise ---------------------------------------------------------------------------------
     def _noise(self, st: _StationState, t: datetime, snap: dict[str, float]) -> list[Event]:
