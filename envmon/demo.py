@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
+from tqdm import tqdm
+
 from envmon.alerts import KIND_ZH, Event
 from envmon.influx import InfluxClient, InfluxError
 from envmon.mqttio import MqttError, wait_for_broker
@@ -95,8 +97,9 @@ def run_demo(*, scenario: str, speed: float, settings_file: str | None, keep: bo
             when = a.start.astimezone(CST).strftime("%m-%d %H:%M")
             src = f" 疑似来源={a.suspected_source} 置信度={a.confidence:.2f}" if a.suspected_source else ""
             tag = {"raised": "告警", "updated": "更新"}[e.type]
-            say(f"  [{tag}] {when} {a.station_name or a.station} {KIND_ZH[a.kind]}({a.kind}) "
-                f"{','.join(a.parameters)}{src}")
+            # tqdm.write keeps the progress bar on its own line under the alerts
+            tqdm.write(f"  [{tag}] {when} {a.station_name or a.station} {KIND_ZH[a.kind]}({a.kind}) "
+                       f"{','.join(a.parameters)}{src}", file=out)
 
     # The simulated clock: the time of the latest instant the nodes sampled.
     sim_now: list[datetime] = [datetime.fromtimestamp((sc.live_from or sc.start).timestamp(), UTC)]
@@ -180,7 +183,8 @@ def _outputs(settings, registry, influx: InfluxClient, sc, started_wall: datetim
                  f"queries return data from this run)")
     for c in checks:
         if not c.ok:
-            lines.append(f"    no data: {c.uid} / {c.title} {c.error}")
+            why = "no alerts of this medium to annotate in this run" if c.title.startswith("注释") else c.error
+            lines.append(f"    no data: {c.uid} / {c.title} ({why})")
     section = _report_section(registry, sc)
     if section:
         store = AlertStore(settings.analytics.alert_db, registry=registry)
