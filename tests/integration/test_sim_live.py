@@ -170,7 +170,7 @@ def test_live_run_publishes_everything_through_outages_and_a_restart(mqtt, tmp_p
         assert (
             False in st_a[:-1] and st_a[-1] is False
         )  # Last Will on power loss; offline at the end
-        assert True in st_a
+        assert st_a.count(True) >= 1  # and online before that
     finally:
         col.stop()
 
