@@ -54,11 +54,28 @@ def _client(config: MqttConfig, client_id: str, manual_ack: bool = False) -> mqt
     return c
 
 
-class Publish:
-    """Handle of one publish: ``wait()`` blocks until the broker acknowledged it (QoS 1)."""
+# MQTT 5 PUBACK reason 0x10: the broker took the message but nobody was subscribed, so it
+# is gone. Mosquitto does not restore shared subscriptions after a restart (measured with
+# 2.0.11): until the consumers have subscribed again, what nodes publish meets nobody.
+NO_MATCHING_SUBSCRIBERS = 16
 
-    def __init__(self, info: mqtt.MQTTMessageInfo):
+
+class Publish:
+    """Handle of one publish: ``wait()`` blocks until the broker acknowledged it (QoS 1);
+    ``delivered`` also says that a subscriber took it (a sender with store-and-forward
+    keeps and resends what was not delivered)."""
+
+    def __init__(self, info: mqtt.MQTTMessageInfo, reasons: dict[int, int] | None = None):
         self._info = info
+        self._reasons = reasons if reasons is not None else {}
+
+    @property
+    def delivered(self) -> bool:
+        """Acknowledged, and not with a failure or "no matching subscribers" reason."""
+        if not self.done:
+            return False
+        rc = self._reasons.get(self._info.mid, 0)
+        return rc < 0x80 and rc != NO_MATCHING_SUBSCRIBERS
 
     def wait(self, timeout: float | None = None) -> bool:
         try:
@@ -94,6 +111,7 @@ class Publisher:
         self._on_connect_cb = on_connect
         self._client: mqtt.Client | None = None
         self.connected = threading.Event()
+        self._reasons: dict[int, int] = {}  # mid -> PUBACK reason code, when not success
 
     def connect(self, timeout: float = 10.0) -> None:
         c = _client(self.config, self.client_id)
@@ -103,6 +121,7 @@ class Publisher:
             c.will_set(topic, payload, qos=1, retain=retain)
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
+        c.on_publish = self._on_publish
         self._client = c
         try:
             c.connect(self.config.host, self.config.port, keepalive=self.config.keepalive,
@@ -127,10 +146,19 @@ class Publisher:
         if self._on_connect_cb:
             self._on_connect_cb(False)
 
+    def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
+        # Only the unusual outcomes are kept (mids are reused; a later success overwrites).
+        value = getattr(reason_code, "value", 0) or 0
+        if value:
+            self._reasons[mid] = value
+        else:
+            self._reasons.pop(mid, None)
+
     def publish(self, topic: str, payload: bytes | str, qos: int = 1, retain: bool = False) -> Publish:
         if self._client is None:
             raise MqttError("publisher not connected; call connect() first")
-        return Publish(self._client.publish(topic, payload, qos=qos, retain=retain))
+        info = self._client.publish(topic, payload, qos=qos, retain=retain)
+        return Publish(info, self._reasons)
 
     def close(self, send_will: bool = False) -> None:
         c = self._client

@@ -79,8 +79,10 @@ def readings(stations: Sequence[tuple[str, str]], per_station: int, base: dateti
 
 def publish_all(cfg: MqttConfig, client_id: str, msgs: Sequence[tuple[str, bytes]], *,
                 rate: float | None = None, progress: list[int] | None = None, timeout: float = 60.0) -> None:
-    """Publish at QoS 1 like a node with store and forward: whatever the broker did not
-    acknowledge (it was restarted, say) is published again; duplicates are the same point."""
+    """Publish at QoS 1 like a node with store and forward: whatever was not delivered (not
+    acknowledged, or acknowledged with "no matching subscribers" while the broker restarted
+    and the consumer had not subscribed again) is published again; duplicates are the same
+    point."""
     pub = Publisher(cfg, client_id, max_inflight=1000)
     pub.connect(timeout=20)
     try:
@@ -99,10 +101,13 @@ def publish_all(cfg: MqttConfig, client_id: str, msgs: Sequence[tuple[str, bytes
             deadline = time.monotonic() + timeout
             while not all(h.done for h in handles) and time.monotonic() < deadline:
                 time.sleep(0.1)
-            pending = [m for m, h in zip(pending, handles, strict=True) if not h.done]
+            # Not delivered = not acknowledged, or acknowledged with "no matching subscribers"
+            # (after a broker restart, before the consumer has subscribed again).
+            pending = [m for m, h in zip(pending, handles, strict=True) if not h.delivered]
             if not pending:
                 return
             pub.connected.wait(30)
+            time.sleep(1.0)  # a store-and-forward node retries later, not in a tight loop
             rate = None
         raise AssertionError(f"{len(pending)} messages never acknowledged by the broker")
     finally:
