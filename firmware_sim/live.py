@@ -188,6 +188,8 @@ class Node:
         self.stats.reconnects += 1
         self._next_try = 0.0
 
+    _hold_until = 0.0  # no new sends before this (after an undelivered publish)
+
     def _reset_inflight(self) -> None:
         # Unacknowledged messages are resent from disk after reconnect (at least once).
         self._inflight.clear()
@@ -211,8 +213,18 @@ class Node:
         self.stats.produced_readings += len(values)
 
     def pump(self) -> None:
-        """Complete acknowledged publishes, then send what is on disk."""
+        """Complete acknowledged publishes, then send what is on disk.
+
+        A publish the broker acknowledged with "no matching subscribers" (MQTT 5 reason
+        0x10: after a broker restart, before the consumers subscribe again) was not
+        delivered: it stays on disk and goes out again a little later."""
         done = [x for x in self._inflight if x[0].done]
+        undelivered = [x for x in done if not x[0].delivered]
+        done = [x for x in done if x[0].delivered]
+        if undelivered:
+            self._inflight = [x for x in self._inflight if x not in undelivered]
+            self._sent_upto = min(self._sent_upto, min(x[1][0] for x in undelivered) - 1)
+            self._hold_until = time.monotonic() + 1.0
         for x in done:
             self._inflight.remove(x)
             self.queue.delete(x[1])
@@ -238,6 +250,8 @@ class Node:
         if not self._announced:
             self.pub.publish(self.status, ONLINE, qos=1, retain=True)
             self._announced = True
+        if time.monotonic() < self._hold_until:
+            return
         while len(self._inflight) < self.max_in_flight:
             rows = self.queue.peek(self.batch_max, after=self._sent_upto)
             if not rows:
