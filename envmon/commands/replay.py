@@ -22,6 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--stations", help="station registry TOML (default seeds/stations.toml)")
     p.add_argument("--alerts-out", help="alerts JSONL to write (default: print a summary only)")
     p.add_argument("--aqi-edition", choices=["2026", "2012"], default="2026", help="HJ 633 edition")
+    p.add_argument("--reorder-minutes", type=float, default=15.0,
+                   help="how far out of time order rows may come (data time; memory grows with it; default 15)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run)
 
@@ -45,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     bar = tqdm(unit=" readings", unit_scale=True, disable=args.no_progress, file=sys.stderr)
     try:
         res = replay(args.readings, registry, alerts_out=out, config=MonitorConfig(aqi_edition=args.aqi_edition),
-                     progress=bar.update)
+                     reorder_s=args.reorder_minutes * 60, progress=bar.update)
     finally:
         bar.close()
         if out:

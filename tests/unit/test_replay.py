@@ -1,0 +1,60 @@
+"""Replay streams a readings CSV whose rows come in any order within a station."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+from envmon.reading import Reading
+from envmon.replay import reorder, replay
+from envmon.stations import load_registry
+from envmon.timeutil import format_time, parse_time
+from firmware_sim.engine import generate
+from firmware_sim.scenario import load_scenario
+
+T0 = parse_time("2026-07-14T00:00:00Z")
+
+
+def test_reorder_restores_time_order_within_its_window() -> None:
+    from datetime import timedelta
+
+    rs = [Reading("TZ_TOWN", T0 + timedelta(minutes=m), "cod", float(m)) for m in range(60)]
+    shuffled = rs[:]
+    rng = random.Random(3)
+    for i in range(0, 60, 5):  # shuffle within 5-minute blocks
+        block = shuffled[i:i + 5]
+        rng.shuffle(block)
+        shuffled[i:i + 5] = block
+    assert list(reorder(shuffled, window_s=600)) == rs
+    # a window too small to absorb the disorder cannot restore it (the test can fail)
+    assert list(reorder(shuffled, window_s=0)) != rs
+
+
+def test_shuffled_file_gives_the_same_alerts_as_the_ordered_one(tmp_path: Path) -> None:
+    registry = load_registry()
+    sim = generate(load_scenario("demo-night"), registry)
+    rows = [(r.time, f"{format_time(r.time)},{r.station},{r.parameter},{r.value},{r.flag}") for r in sim.readings()]
+    ordered, shuffled = tmp_path / "ordered.csv", tmp_path / "shuffled.csv"
+    header = "time,station,parameter,value,flag\n"
+    ordered.write_text(header + "\n".join(r for _, r in rows) + "\n", encoding="utf-8")
+    rng = random.Random(7)
+    blocks: dict[int, list[str]] = {}
+    for t, r in rows:  # disorder within each 10-minute block, as loggers' uploads do
+        blocks.setdefault(int(t.timestamp()) // 600, []).append(r)
+    out = []
+    for k in sorted(blocks):
+        rng.shuffle(blocks[k])
+        out += blocks[k]
+    shuffled.write_text(header + "\n".join(out) + "\n", encoding="utf-8")
+
+    def alerts(path: Path) -> list[tuple[str, str, str]]:
+        with open(tmp_path / f"{path.stem}.jsonl", "w", encoding="utf-8") as fh:
+            res = replay(path, registry, alerts_out=fh, reorder_s=900)
+        assert res.readings == len(rows) and not res.bad_rows
+        docs = [json.loads(x) for x in open(tmp_path / f"{path.stem}.jsonl", encoding="utf-8")]
+        return sorted((d["station"], d["kind"], d["start"]) for d in docs)
+
+    got = alerts(shuffled)
+    assert got == alerts(ordered)
+    assert ("TZ_TOWN", "illegal_discharge") in {(s, k) for s, k, _ in got}
