@@ -27,7 +27,6 @@ Derived series (class, AQI, Leq) are queued for :meth:`drain_derived`.
 
 from __future__ import annotations
 
-import math
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -850,6 +849,3 @@ def _night_bin(t: datetime) -> str:
     local = t.astimezone(CST)
     return f"night_laeq_{local.hour}_{local.minute // 30}"
 
-
-def is_finite(v: float) -> bool:
-    return not (math.isnan(v) or math.isinf(v))
