@@ -422,6 +422,19 @@ def boundary_dashboard(registry: Registry, std: Standards) -> Dashboard:
 
 
 # --- 4. noise ---------------------------------------------------------------------------------
+def _daily_level_panel(name: str, period: str, zone_q: str, limit: float,
+                       names: tuple[Override, ...]) -> TimeSeries:
+    """Daily Ld or Ln (GB 3096) of the zone's stations as bars, with the zone's limit."""
+    return TimeSeries(title=f"{name} (dB(A))，限值 {limit:g}",
+                      targets=(Target('SELECT last("leq") FROM "noise_leq" WHERE $timeFilter AND '
+                                      f""""period" = '{period}' AND {zone_q} GROUP BY time(1d), """
+                                      """"station" fill(none) tz('Asia/Shanghai')""",
+                                      alias="$tag_station"),),
+                      thresholds=Thresholds((Step(None, "green"), Step(limit, "red"))),
+                      threshold_style="line", draw_style="bars", unit="dB", width=6, height=8,
+                      overrides=names)
+
+
 def noise_dashboard(registry: Registry, noise_std: NoiseStandard) -> Dashboard:
     limits = noise_std.limits
     noise = registry.by_medium("noise")
@@ -459,22 +472,8 @@ def noise_dashboard(registry: Registry, noise_std: NoiseStandard) -> Dashboard:
                                        alias="$tag_station"),),
                        thresholds=two, threshold_style="line", unit="dB", width=12, height=8,
                        overrides=names),
-            TimeSeries(title=f"{z}类区 昼间 Ld (dB(A))，限值 {lim.day:g}",
-                       targets=(Target('SELECT last("leq") FROM "noise_leq" WHERE $timeFilter AND '
-                                       f""""period" = 'day' AND {zone_q} GROUP BY time(1d), """
-                                       """"station" fill(none) tz('Asia/Shanghai')""",
-                                       alias="$tag_station"),),
-                       thresholds=Thresholds((Step(None, "green"), Step(lim.day, "red"))),
-                       threshold_style="line", draw_style="bars", unit="dB", width=6, height=8,
-                       overrides=names),
-            TimeSeries(title=f"{z}类区 夜间 Ln (dB(A))，限值 {lim.night:g}",
-                       targets=(Target('SELECT last("leq") FROM "noise_leq" WHERE $timeFilter AND '
-                                       f""""period" = 'night' AND {zone_q} GROUP BY time(1d), """
-                                       """"station" fill(none) tz('Asia/Shanghai')""",
-                                       alias="$tag_station"),),
-                       thresholds=Thresholds((Step(None, "green"), Step(lim.night, "red"))),
-                       threshold_style="line", draw_style="bars", unit="dB", width=6, height=8,
-                       overrides=names),
+            _daily_level_panel(f"{z}类区 昼间 Ld", "day", zone_q, lim.day, names),
+            _daily_level_panel(f"{z}类区 夜间 Ln", "night", zone_q, lim.night, names),
             lmax_panel(z, lim.night, noise_std.night_burst_over, names),
             Stat(title=f"{z}类区 超标小时数 (h)",
                  targets=(Target('SELECT sum("exceed") FROM "noise_leq" WHERE $timeFilter AND '

@@ -26,7 +26,6 @@ import threading
 import time
 import urllib.parse
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -40,6 +39,7 @@ from envmon.alerting.store import AlertStore
 from envmon.alerts import Alert, Event, alert_id
 from envmon.paths import OUT_DIR
 from envmon.stations import load_registry
+from tests.httpstub import Receiver
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
@@ -91,41 +91,25 @@ class DingTalkRobot:
     def __init__(self) -> None:
         self.messages: list[dict] = []
         self.rejected: list[str] = []
+        self._stub = Receiver("/robot/send?access_token=e2e", respond=self._answer)
+        self.url = self._stub.url
         self.got = threading.Event()
-        outer = self
 
-        class H(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query))
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                ts = q.get("timestamp", "")
-                expected = base64.b64encode(hmac.new(
-                    SECRET.encode(), f"{ts}\n{SECRET}".encode(), hashlib.sha256).digest()).decode()
-                fresh = ts.isdigit() and abs(time.time() * 1000 - int(ts)) < 3600_000
-                if q.get("sign") == expected and fresh and q.get("access_token") == "e2e":
-                    outer.messages.append(body)
-                    reply = {"errcode": 0, "errmsg": "ok"}
-                    outer.got.set()
-                else:
-                    outer.rejected.append(self.path)
-                    reply = {"errcode": 310000, "errmsg": "sign not match"}
-                raw = json.dumps(reply).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
-
-            def log_message(self, *a: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/robot/send?access_token=e2e"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def _answer(self, path: str, raw: bytes) -> tuple[int, dict]:
+        q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(path).query))
+        ts = q.get("timestamp", "")
+        expected = base64.b64encode(hmac.new(
+            SECRET.encode(), f"{ts}\n{SECRET}".encode(), hashlib.sha256).digest()).decode()
+        fresh = ts.isdigit() and abs(time.time() * 1000 - int(ts)) < 3600_000
+        if q.get("sign") == expected and fresh and q.get("access_token") == "e2e":
+            self.messages.append(json.loads(raw))
+            self.got.set()
+            return 200, {"errcode": 0, "errmsg": "ok"}
+        self.rejected.append(path)
+        return 200, {"errcode": 310000, "errmsg": "sign not match"}
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._stub.close()
 
 
 def start_api(app, port: int) -> tuple[uvicorn.Server, threading.Thread]:

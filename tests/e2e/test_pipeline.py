@@ -7,9 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sqlite3
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -22,32 +20,10 @@ from envmon.stations import load_registry
 from envmon.timeutil import format_time
 from firmware_sim.live import run_live
 from firmware_sim.scenario import load_scenario
+from tests.httpstub import Receiver
 
 pytestmark = pytest.mark.e2e
 SCENARIO = Path(__file__).parent.parent / "data" / "scenarios" / "e2e-short.toml"
-
-
-class Receiver:
-    """A local webhook receiver standing in for the field team's robot."""
-
-    def __init__(self) -> None:
-        self.bodies: list[dict] = []
-        outer = self
-
-        class H(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                outer.bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-                self.send_response(200)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"{}")
-
-            def log_message(self, *a: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
 ROUTING = """
@@ -72,7 +48,7 @@ def test_simulated_discharge_reaches_the_alert_store_and_influxdb(settings: Sett
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     registry = load_registry()
     sc = load_scenario(SCENARIO)
-    receiver = Receiver()
+    receiver = Receiver("/hook")
     monkeypatch.setenv("E2E_HOOK_URL", receiver.url)
     (tmp_path / "routing.toml").write_text(ROUTING, encoding="utf-8")
     settings = dataclasses.replace(settings, analytics=dataclasses.replace(
@@ -108,6 +84,6 @@ def test_simulated_discharge_reaches_the_alert_store_and_influxdb(settings: Sett
     pts = list(influx.rows("SELECT id, event, suspected_source FROM alerts WHERE kind = 'illegal_discharge'"))
     assert any(p["event"] == "raised" and p["suspected_source"] == "OF_TZ_RAIN" for p in pts), pts
     # ... and the field team's webhook got it, in Chinese, with the suspected source
-    receiver.server.shutdown()
-    texts = [json.dumps(b, ensure_ascii=False) for b in receiver.bodies]
+    receiver.close()
+    texts = [json.dumps(b, ensure_ascii=False) for b in receiver.bodies()]
     assert any("陶庄镇河" in t and "疑似偷排" in t and "OF_TZ_RAIN" in t for t in texts), texts

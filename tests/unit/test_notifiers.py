@@ -16,7 +16,6 @@ import threading
 import urllib.parse
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -30,6 +29,7 @@ from envmon.alerting.notifiers import (
 )
 from envmon.alerting.store import AlertStore
 from envmon.alerts import Alert, Event
+from tests.httpstub import Receiver
 
 T0 = datetime(2026, 7, 13, 18, 0, tzinfo=UTC)  # 02:00 CST
 NOW = 1_784_000_000.123
@@ -141,38 +141,7 @@ def test_generic_webhook_carries_alert_and_signature():
     assert payload["link"].endswith("#ille-TZ_TOWN-1")
 
 
-# -- real HTTP and failure classification ------------------------------------------------------
-class Receiver:
-    """A local robot: answers with the configured status and JSON, records requests."""
-
-    def __init__(self) -> None:
-        self.requests: list[tuple[str, bytes]] = []
-        self.status, self.reply = 200, {"errcode": 0, "errmsg": "ok"}
-        outer = self
-
-        class H(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                outer.requests.append((self.path, body))
-                raw = json.dumps(outer.reply).encode()
-                self.send_response(outer.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
-
-            def log_message(self, *a: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/robot/send?access_token=t"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
+# -- real HTTP and failure classification (tests/httpstub.Receiver) --------------------------
 @pytest.fixture
 def receiver():
     r = Receiver()
