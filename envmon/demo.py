@@ -10,6 +10,7 @@ import dataclasses
 import shutil
 import threading
 import time
+import uuid
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,14 +52,17 @@ def run_demo(*, scenario: str, speed: float, settings_file: str | None, keep: bo
     settings = load_settings(settings_file)
     demo_dir = work_dir or RUN_DIR / "demo"
     out_dir = out_dir or OUT_DIR
+    # A fresh group and session per run: a persistent session left by an earlier run (or by
+    # the tests) would deliver whatever the broker queued for it since, into this demo.
+    run = uuid.uuid4().hex[:8]
     settings = dataclasses.replace(
         settings,
         ingest=dataclasses.replace(settings.ingest, spool_dir=str(demo_dir / "spool"),
                                    dead_letter_file=str(demo_dir / "deadletter.jsonl"),
-                                   client_id="envmon-demo-ingest", group="demo-ingest",
-                                   session_expiry_s=300),
+                                   client_id=f"envmon-demo-ingest-{run}", group=f"demo-ingest-{run}",
+                                   session_expiry_s=60),
         analytics=dataclasses.replace(settings.analytics, alert_db=str(demo_dir / "alerts.sqlite"),
-                                      client_id="envmon-demo-analytics", group="demo-analytics"),
+                                      client_id=f"envmon-demo-analytics-{run}", group=f"demo-analytics-{run}"),
     )
     registry = load_registry(settings.stations)
     sc = load_scenario(scenario)
