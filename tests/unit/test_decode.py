@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from envmon.params import load_parameters
+from envmon.reading import Reading
 from envmon.stations import load_registry
 from envmon.timeutil import parse_time
 from ingest.decode import REASONS, QualityGate
@@ -116,3 +117,33 @@ def test_arbitrary_values_either_kept_or_rejected_with_reason(values: dict) -> N
     for ln in to_lines(out.readings, REG):
         # one space before fields, one before the timestamp: a name cannot add a tag or field
         assert ln.count(" ") == 2 or "\\ " in ln
+
+
+def test_an_integer_beyond_any_float_is_a_bad_value_not_a_crash() -> None:
+    # json.loads gives a Python int that float() cannot hold; it used to raise out of the
+    # gate, leaving the message unacknowledged for good.
+    body = b'{"ts": "2026-07-13T23:55:00Z", "values": {"do": 6.1, "cod": 1' + b"0" * 400 + b"}}"
+    out = GATE.decode(TOPIC, body)
+    assert [r.reason for r in out.rejections] == ["bad_value"]
+    assert [(r.parameter, r.value) for r in out.readings] == [("do", 6.1)]
+
+
+def test_a_topic_is_judged_the_same_every_time() -> None:
+    # Good topics are remembered after their first check: the second answer is the first.
+    for topic in (TOPIC, "envmon/v1/qingpu/water/TZ_TOWN/data", "envmon/v1/jiashan/water/NOPE/data"):
+        first, second = GATE.decode(topic, payload()), GATE.decode(topic, payload())
+        assert first == second
+
+
+@given(st.dictionaries(st.sampled_from(["cod", "do", "ph", "pm25", "laeq", "flow", "x"]),
+                       st.one_of(st.floats(allow_nan=True), st.integers(), st.booleans()), max_size=6),
+       st.dictionaries(st.sampled_from(["cod", "do", "ph"]), st.sampled_from(["N", "T", "D", "C", "", "Q"])),
+       st.dictionaries(st.sampled_from(["cod", "cond", "flow"]), st.sampled_from(["mg/L", "m3/s", "g/L"])))
+def test_gate_readings_pass_the_checks_of_reading_itself(values: dict, flags: dict, units: dict) -> None:
+    # The gate builds readings with Reading.trusted (no re-check): each must be one the
+    # checking constructor accepts, with a float value.
+    out = GATE.decode(TOPIC, payload(values=values, flags=flags, units=units))
+    assert len(out.readings) + len(out.rejections) == len(values)
+    for r in out.readings:
+        assert type(r.value) is float
+        assert Reading(r.station, r.time, r.parameter, r.value, r.flag) == r
