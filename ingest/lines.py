@@ -65,30 +65,34 @@ class LineBuilder:
     def build(self, readings: Iterable[Reading], now_s: float | None = None) -> tuple[list[str], list[int], float]:
         """Lines; parallel to them, how many readings each line carries; the newest reading
         time (epoch seconds; 0.0 when there are no readings), for the lag metrics."""
+        # (station, time) -> {field key: rendered "key=value"}; a later value of the same key wins.
         points: dict[tuple[str, datetime], dict[str, str]] = {}
+        flagged = set()  # points with a flag field (the others carry one reading per field)
         for r in readings:
             key = (r.station, r.time)
             fields = points.get(key)
             if fields is None:
                 fields = points[key] = {}
-            fields[r.parameter] = repr(float(r.value))
+            p = r.parameter
+            fields[p] = f"{p}={float(r.value)!r}"
             if r.flag != "N":
-                fields[r.parameter + "_flag"] = f'"{r.flag}"'
+                fields[p + "_flag"] = f'{p}_flag="{r.flag}"'
+                flagged.add(key)
         lines: list[str] = []
         counts: list[int] = []
         newest = 0.0
         late_before = None if now_s is None or self.late_after_s is None else now_s - self.late_after_s
-        for (sid, t), fields in points.items():
+        for key, fields in points.items():
+            sid, t = key
             ts = t.timestamp()
             if ts > newest:
                 newest = ts
-            n = sum(1 for k in fields if not k.endswith("_flag"))
-            body = ",".join(f"{k}={v}" for k, v in fields.items())
+            body = ",".join(fields.values())
             if late_before is not None and ts < late_before:
                 body += f",{LATE_FIELD}=1i"
             # Same arithmetic as envmon.timeutil.epoch_ns // 1e6, without the big integers.
             lines.append(f"{self.prefix(sid)} {body} {int(ts) * 1000 + t.microsecond // 1000}")
-            counts.append(n)
+            counts.append(sum(1 for k in fields if not k.endswith("_flag")) if key in flagged else len(fields))
         return lines, counts, newest
 
 
