@@ -1,23 +1,36 @@
 """``envmon bench ingest``: MQTT → InfluxDB throughput of ingest against references measured
-in the same run, on the private services.
+in the same run, on the private services. Two measurements, printed together:
 
-Each phase runs for ``--seconds`` while ``--publishers`` ``mosquitto_pub`` processes (C,
-QoS 1, MQTT 5) publish water readings (5 values a message) as fast as the broker takes
-them, so every consumer is saturated and a backlog builds up in the broker:
+**Live** (``--seconds`` per phase): ``--publishers`` ``mosquitto_pub`` processes (C, QoS 1,
+MQTT 5) offer ``--rate`` messages/s of water readings (5 values a message) while one
+consumer runs:
 
-1. broker ceiling: ``mosquitto_sub`` (QoS 1) counting messages;
+1. broker ceiling: ``mosquitto_sub`` (QoS 1) counting messages (unthrottled feeders);
 2. consumer ceiling: a Python subscriber (``envmon.mqttio.Consumer``, manual ack) that only
    counts and acks;
-3. naive bridge: paho ``on_message`` → decode → one InfluxDB write per message → ack;
+3. naive bridge: paho ``on_message`` → one synchronous InfluxDB write per message → ack
+   (see ``_naive_bridge``: the tutorials' shape, keep-alive HTTP, influxdb-client ``Point``);
 4. ingest, one process (``envmon run --only ingest``), then two sharing the subscription:
-   readings stored per second (from its metrics endpoint), peak RSS (VmHWM) while the
-   broker backlog grows;
+   rates from its metrics endpoint, messages per CPU-second of the process;
 5. delay: publishers at half of the one-process rate stamp each reading with the publish
    time; p50/p99 of stored time − publish time from ingest's lag histogram.
 
+On a small machine the feeders and the broker take CPU from the consumer measured, and
+cannot offer more than one consumer takes: live figures say "keeps up".
+
+**Backlog drain** (``--backlog`` messages): for each consumer its persistent session
+(MQTT 5, clean start off, session expiry; for two ingest processes one session each in
+one shared group) is created first and left, the same ``--backlog`` distinct QoS 1
+messages are pre-loaded (the broker queues them: ``max_queued_messages 0``), and only then
+is the consumer started: no publisher runs while it drains. Rate = messages / time until
+the backlog is gone (``mosquitto_sub -C``; the counter's last message; for ingest, every
+message acknowledged, i.e. stored, and the points then counted in InfluxDB). The naive
+bridge drains a ``--naive-seconds`` slice (its points counted in InfluxDB). CPU of each
+consumer process, of the broker and influxd and of everything else on the machine is
+measured over each drain.
+
 Consumers run as their own processes so they do not share a GIL with the publishers or
-with this driver. Every phase uses a fresh shared-subscription group with a short session
-expiry, so no backlog carries from one phase to the next.
+with this driver. Every phase uses a fresh shared-subscription group and database.
 """
 
 from __future__ import annotations
@@ -43,18 +56,29 @@ VALUES = {"cod": 18.2, "nh3n": 0.41, "do": 6.3, "tp": 0.12, "ph": 7.4}
 N_STATIONS = 50
 JURS = ("jiashan", "qingpu", "wujiang")
 DATA_FILTER = "envmon/v1/+/+/+/data"
+# MQTT 5 Receive Maximum of every consumer measured here (ingest's default ingest.max_inflight).
+RECEIVE_MAXIMUM = 2000
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("ingest", help="MQTT → InfluxDB ingest throughput, ratios, delay and RSS",
-                       description=__doc__, epilog="examples:\n  envmon bench ingest --seconds 30\n"
-                       "  envmon bench ingest --seconds 10 --publishers 2",
+    p = sub.add_parser("ingest", help="MQTT → InfluxDB ingest throughput (live and backlog drain), ratios, "
+                       "delay and RSS", description=__doc__,
+                       epilog="examples:\n"
+                       "  envmon bench ingest                                  # both, defaults\n"
+                       "  envmon bench ingest --seconds 15 --rate 6000 --backlog 200000\n"
+                       "  envmon bench ingest --only drain --backlog 50000     # quick: drain only\n"
+                       "  envmon bench ingest --only live --seconds 10 --publishers 2",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--seconds", type=float, default=20.0, help="length of each phase (default 20)")
-    p.add_argument("--publishers", type=int, default=4, help="mosquitto_pub processes (default 4)")
+    p.add_argument("--seconds", type=float, default=20.0, help="length of each live phase (default 20)")
+    p.add_argument("--publishers", type=int, default=4, help="mosquitto_pub processes, live (default 4)")
     p.add_argument("--rate", type=float, default=2500.0,
-                   help="messages/s offered to the consumers (default 2500: above what one Python consumer "
+                   help="messages/s offered to the consumers live (default 2500: above what one Python consumer "
                         "takes here, so each is saturated, without the feeders eating the 2 CPUs)")
+    p.add_argument("--backlog", type=int, default=100_000,
+                   help="messages pre-loaded for each consumer of the drain (default 100000)")
+    p.add_argument("--naive-seconds", type=float, default=10.0,
+                   help="length of the naive bridge's slice of the drain (default 10)")
+    p.add_argument("--only", choices=("live", "drain"), help="run one of the two measurements")
     p.set_defaults(func=run)
 
 
@@ -320,6 +344,260 @@ def _quantiles(scrapes: list[dict[str, float]]) -> dict[str, float]:
     return out
 
 
+
+# -- backlog drain ------------------------------------------------------------------------------
+BACKLOG_TOPICS = 10
+BACKLOG_EXPIRY_S = 900  # the session outlives pre-load and drain; removed after each phase
+
+
+def _service_pids() -> dict[str, int]:
+    """pids of the private broker and influxd (from the pid files of ``envmon.services``)."""
+    from envmon.paths import RUN_DIR
+
+    out = {}
+    for name, rel in (("broker", "mosquitto/mosquitto.pid"), ("influxd", "influxdb/influxd.pid")):
+        try:
+            pid = int((RUN_DIR / rel).read_text().strip())
+            _cpu_seconds(pid)
+        except (OSError, ValueError):
+            continue
+        out[name] = pid
+    return out
+
+
+def _machine_cpu_seconds() -> float:
+    """CPU time used on the whole machine (all cores, every process), from /proc/stat."""
+    f = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = f
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU used by named processes between :meth:`start` and :meth:`stop`, in cores, and by
+    everything else on the machine (``others``: this driver, other users' jobs, the kernel)."""
+
+    def __init__(self, pids: dict[str, int]):
+        self.pids = dict(pids)
+        self._t0 = self._m0 = 0.0
+        self._c0: dict[str, float] = {}
+
+    def start(self) -> None:
+        self._t0 = time.monotonic()
+        self._m0 = _machine_cpu_seconds()
+        self._c0 = {k: _cpu_seconds(p) for k, p in self.pids.items()}
+
+    def stop(self, extra: dict[str, float] | None = None) -> dict[str, float]:
+        """``extra``: CPU-seconds of processes measured otherwise (one that has exited)."""
+        dt = time.monotonic() - self._t0
+        out = {}
+        for k, p in self.pids.items():
+            try:
+                out[k] = (_cpu_seconds(p) - self._c0[k]) / dt
+            except OSError:
+                out[k] = 0.0
+        for k, v in (extra or {}).items():
+            out[k] = v / dt
+        out["others"] = max(0.0, (_machine_cpu_seconds() - self._m0) / dt - sum(out.values()))
+        return out
+
+
+class Backlog:
+    """The same ``n`` distinct QoS 1 messages, pre-loaded into a consumer's persistent session.
+
+    :meth:`subscribe` creates the consumer's session (MQTT 5, clean start off, session expiry)
+    and its shared subscription and disconnects, so the broker queues for it (our broker
+    configuration has ``max_queued_messages 0``: unbounded); :meth:`load` publishes the
+    messages (``mosquitto_pub -l``, QoS 1) while no consumer runs; then the consumer starts
+    and drains with the CPUs to itself, the broker and influxd. :meth:`forget` removes the
+    session (a clean-start connection with expiry 0) and whatever it still held.
+    """
+
+    def __init__(self, env: Env, n: int):
+        self.env, self.n = env, n
+        topics = env.topics[:BACKLOG_TOPICS]
+        base = time.time() - 6 * 3600  # 100 ms apart: ~2 M messages before any is in the future
+        self.files: list[tuple[str, Path]] = []
+        for i, topic in enumerate(topics):
+            k = n // len(topics) + (1 if i < n % len(topics) else 0)
+            path = env.root / f"backlog-{i}.jsonl"
+            path.write_bytes("".join(json.dumps({"ts": _ts(base + j * 0.1), "seq": j, "values": VALUES},
+                                                separators=(",", ":")) + "\n" for j in range(k)).encode())
+            self.files.append((topic, path))
+
+    def _sub(self, *extra: str) -> list[str]:
+        return ["mosquitto_sub", "-p", str(self.env.mqtt_port), "-V", "mqttv5", "-q", "1", *extra]
+
+    def subscribe(self, client_ids: list[str], group: str) -> None:
+        for cid in client_ids:
+            subprocess.run(self._sub("-c", "-i", cid, "-x", str(BACKLOG_EXPIRY_S), "-t", shared_filter(group),
+                                     "-E"), check=True, timeout=30, stdout=subprocess.DEVNULL)
+
+    def load(self) -> float:
+        """Publish the ``n`` messages; seconds it took."""
+        t0 = time.monotonic()
+        procs = []
+        for topic, path in self.files:
+            with path.open("rb") as f:
+                procs.append(subprocess.Popen(["mosquitto_pub", "-p", str(self.env.mqtt_port), "-q", "1", "-V",
+                                               "mqttv5", "-t", topic, "-l"], stdin=f, stdout=subprocess.DEVNULL))
+        for p in procs:
+            if p.wait(600) != 0:
+                raise RuntimeError(f"mosquitto_pub exited with {p.returncode} while pre-loading the backlog")
+        return time.monotonic() - t0
+
+    def forget(self, client_ids: list[str]) -> None:
+        for cid in client_ids:
+            subprocess.run(self._sub("-i", cid, "-t", "envmon/bench/none", "-E"), timeout=30,
+                           stdout=subprocess.DEVNULL)
+
+
+def shared_filter(group: str) -> str:
+    return f"$share/{group}/{DATA_FILTER}"
+
+
+def _drain_timeout(n: int) -> float:
+    return 120 + n / 500  # far above any rate here: a stall is an error, not a figure
+
+
+def drain_broker(env: Env, backlog: Backlog) -> dict[str, float]:
+    """``mosquitto_sub`` draining the backlog: the broker ceiling without publishers."""
+    group = f"dsub{uuid.uuid4().hex[:6]}"
+    cid = f"{group}-0"
+    backlog.subscribe([cid], group)
+    load_s = backlog.load()
+    cpu = CpuMeter(_service_pids())
+    cpu.start()
+    t0 = time.monotonic()
+    p = subprocess.Popen(backlog._sub("-c", "-i", cid, "-x", str(BACKLOG_EXPIRY_S), "-t", shared_filter(group),
+                                      "-C", str(backlog.n), "-D", "connect", "receive-maximum", str(RECEIVE_MAXIMUM)),
+                         stdout=subprocess.DEVNULL)
+    watchdog = threading.Timer(_drain_timeout(backlog.n), p.kill)
+    watchdog.start()
+    try:
+        _, status, usage = os.wait4(p.pid, 0)  # its CPU time, which /proc no longer has once it exited
+        p.returncode = os.waitstatus_to_exitcode(status)
+        dt = time.monotonic() - t0
+        cores = cpu.stop({"consumer": usage.ru_utime + usage.ru_stime})
+    finally:
+        watchdog.cancel()
+        backlog.forget([cid])
+    if p.returncode != 0:
+        raise RuntimeError(f"mosquitto_sub did not receive the {backlog.n:,} pre-loaded messages "
+                           f"(exit {p.returncode})")
+    return {"msgs": backlog.n / dt, "seconds": dt, "load_s": load_s, "count": backlog.n,
+            "per_cpu": backlog.n / (cores["consumer"] * dt) if cores["consumer"] else 0.0, **cores}
+
+
+def drain_python(env: Env, backlog: Backlog, role: str, slice_s: float | None = None) -> dict[str, float]:
+    """The counting subscriber (drains everything) or the naive bridge (``slice_s`` seconds of
+    the drain, then stored points counted in InfluxDB), each in its own process."""
+    group = f"d{role}{uuid.uuid4().hex[:6]}"
+    cid = f"{group}-c"
+    db = f"bench_{group}"
+    backlog.subscribe([cid], group)
+    load_s = backlog.load()
+    pids = _service_pids()
+    arg = str(slice_s) if slice_s is not None else str(backlog.n)
+    proc = subprocess.Popen([sys.executable, "-m", "envmon.benches.ingest", f"drain-{role}", group, arg],
+                            env={**_ingest_env(env, group, db),
+                                 "ENVMON_INGEST_SESSION_EXPIRY_S": str(BACKLOG_EXPIRY_S)},
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    try:
+        assert proc.stdout.readline().strip() == "starting"
+        cpu = CpuMeter({"consumer": proc.pid, **pids})
+        cpu.start()
+        line = proc.stdout.readline()
+        cores = cpu.stop()
+        proc.wait(60)
+        if not line.strip():
+            raise RuntimeError(f"the {role} consumer ended without a result")
+        msgs, readings, seconds, own_cpu = (float(x) for x in line.split())
+        if role == "naive":
+            from envmon.influx import InfluxClient, InfluxConfig
+
+            stored = InfluxClient(InfluxConfig(url=env.influx_url, database=db)).count("water", "cod")
+            msgs, readings = float(stored), float(stored * len(VALUES))
+        elif msgs < backlog.n:
+            raise RuntimeError(f"the counter received {msgs:,.0f} of {backlog.n:,} pre-loaded messages")
+        return {"msgs": msgs / seconds, "readings": readings / seconds, "seconds": seconds, "count": msgs,
+                "load_s": load_s, "per_cpu": msgs / own_cpu if own_cpu else 0.0, **cores}
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        backlog.forget([cid])
+        _drop_db(env, db)
+
+
+def drain_ingest(env: Env, backlog: Backlog, n: int) -> dict[str, float]:
+    """``n`` ingest processes (``envmon run --only ingest``, one session each in one shared
+    group) draining the backlog; done when every message is acknowledged, i.e. stored;
+    the stored points are then counted in InfluxDB."""
+    group = f"ding{uuid.uuid4().hex[:6]}"
+    db = f"bench_{group}"
+    workers = [f"{group}-{i}" for i in range(n)]
+    backlog.subscribe(workers, group)
+    load_s = backlog.load()
+    procs, ports = [], []
+    for w in workers:
+        port = _free_port()
+        argv = [str(Path(sys.executable).parent / "envmon"), "run", "--only", "ingest", "--worker", w,
+                "--metrics-port", str(port)]
+        procs.append(subprocess.Popen(argv, env=_ingest_env(env, group, db), stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL))
+        ports.append(port)
+    key = "envmon_ingest_acked_messages_total"
+    try:
+        # The rate counts from the first moment every metrics endpoint answers (the
+        # processes are draining by then): start-up and imports are not in it.
+        deadline = time.monotonic() + 60
+        while True:
+            scrapes = [_scrape(p) for p in ports]
+            if all(scrapes):
+                break
+            if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
+                raise RuntimeError("ingest did not start (metrics endpoint)")
+            time.sleep(0.02)
+        cpu = CpuMeter({**{f"ingest{i}": p.pid for i, p in enumerate(procs)}, **_service_pids()})
+        cpu.start()
+        t0 = time.monotonic()
+        acked0 = sum(s[key] for s in scrapes)
+        deadline = t0 + _drain_timeout(backlog.n)
+        while True:
+            acked = sum(_scrape(p).get(key, 0.0) for p in ports)
+            now = time.monotonic()
+            if acked >= backlog.n:
+                break
+            if now > deadline:
+                raise RuntimeError(f"ingest acknowledged {acked:,.0f} of the {backlog.n:,} pre-loaded messages")
+            # Scraping costs the measured process CPU: few scrapes, close together only near
+            # the end (a third of the expected remaining time, 20 ms .. 1 s).
+            rate = (acked - acked0) / (now - t0) if now > t0 and acked > acked0 else 0.0
+            time.sleep(min(1.0, max(0.02, (backlog.n - acked) / rate / 3)) if rate else 0.1)
+        dt = time.monotonic() - t0
+        cores = cpu.stop()
+        rss = max(_vm_hwm_mb(p.pid) for p in procs)
+        written = sum(_scrape(p)["envmon_ingest_written_readings_total"] for p in ports)
+    finally:
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+    try:
+        from envmon.influx import InfluxClient, InfluxConfig
+
+        stored = InfluxClient(InfluxConfig(url=env.influx_url, database=db)).count("water", "cod")
+    finally:
+        _drop_db(env, db)
+    per_msg = written / backlog.n
+    msgs = (backlog.n - acked0) / dt
+    ingest_cpu = sum(cores[f"ingest{i}"] for i in range(n))
+    return {"msgs": msgs, "readings": msgs * per_msg, "seconds": dt, "count": stored, "load_s": load_s,
+            "rss_mb": rss, "per_cpu": msgs / ingest_cpu if ingest_cpu else 0.0, "acked_before": acked0, **cores}
+
 def run(args: argparse.Namespace) -> int:
     from envmon.influx import InfluxClient, InfluxConfig
     from envmon.mqttio import MqttConfig, wait_for_broker
@@ -339,111 +617,254 @@ def run(args: argparse.Namespace) -> int:
     root = Path(tempfile.mkdtemp(prefix="envmon-bench-ingest-"))
     topics = _registry(root / "stations.toml", f"B{uuid.uuid4().hex[:5]}_")
     env = Env(ports.mqtt, url, root, root / "stations.toml", topics)
-    print(f"envmon bench ingest: {args.seconds:.0f} s per phase, {args.publishers} mosquitto_pub feeders "
-          f"(QoS 1, MQTT 5), {len(VALUES)} readings a message, {os.cpu_count()} CPUs; consumers are offered "
-          f"{args.rate:,.0f} msgs/s (the broker ceiling: as fast as the feeders go)", flush=True)
+    live = args.only in (None, "live")
+    drain = args.only in (None, "drain")
+    print(f"envmon bench ingest: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at the start, "
+          f"{len(VALUES)} readings a message, Receive Maximum {RECEIVE_MAXIMUM} for every Python consumer", flush=True)
+    res: dict[str, dict] = {}
     try:
-        print("  broker ceiling (mosquitto_sub counting) ...", flush=True)
-        broker = broker_ceiling(env, args)
-        print(f"    {broker:,.0f} msgs/s", flush=True)
-        print("  consumer ceiling (Python subscriber that only counts) ...", flush=True)
-        counter, _, counter_cpu = python_consumer(env, args, "counter")
-        print(f"    {counter:,.0f} msgs/s ({counter_cpu:,.0f} per CPU-second)", flush=True)
-        print("  naive bridge (one InfluxDB write per message) ...", flush=True)
-        naive, naive_r, naive_cpu = python_consumer(env, args, "naive")
-        print(f"    {naive:,.0f} msgs/s, {naive_r:,.0f} readings/s ({naive_cpu:,.0f} per CPU-second)", flush=True)
-        print("  ingest, one process ...", flush=True)
-        one = ingest_processes(env, args, 1, rate=args.rate)
-        print(f"    {one['msgs']:,.0f} msgs/s, {one['readings']:,.0f} readings/s", flush=True)
-        print("  ingest, two processes sharing the subscription ...", flush=True)
-        two = ingest_processes(env, args, 2, rate=args.rate)
-        print(f"    {two['msgs']:,.0f} msgs/s, {two['readings']:,.0f} readings/s", flush=True)
-        rate = max(100.0, one["msgs"] / 2)
-        print(f"  delay at {rate:,.0f} msgs/s (half the one-process rate), one process ...", flush=True)
-        lat = ingest_processes(env, args, 1, rate=rate)
+        if live:
+            res["live"] = _run_live(env, args)
+        if drain:
+            res["drain"] = _run_drain(env, args)
     finally:
         shutil.rmtree(root, ignore_errors=True)
-
-    def ratio(a: float, b: float) -> str:
-        return f"{a / b:.2f}" if b else "n/a"
-
-    print()
-    print(f"{'':44s}{'msgs/s':>10s}{'readings/s':>12s}")
-    print(f"{'broker ceiling (mosquitto_sub)':44s}{broker:10,.0f}")
-    print(f"{'consumer ceiling (Python, count + ack)':44s}{counter:10,.0f}")
-    print(f"{'naive bridge (write per message)':44s}{naive:10,.0f}{naive_r:12,.0f}")
-    print(f"{'ingest x1':44s}{one['msgs']:10,.0f}{one['readings']:12,.0f}")
-    print(f"{'ingest x2 (shared subscription)':44s}{two['msgs']:10,.0f}{two['readings']:12,.0f}")
-    print()
-    print(f"ingest x1 / consumer ceiling     {ratio(one['msgs'], counter):>6s}   (target >= 0.70)")
-    print(f"  per CPU-second of the process: ingest x1 {one['per_cpu']:,.0f}, consumer ceiling "
-          f"{counter_cpu:,.0f}, naive bridge {naive_cpu:,.0f} msgs -> ratio "
-          f"{ratio(one['per_cpu'], counter_cpu)} (the consumer's own cost, whatever else loads the CPUs)")
-    if max(one["msgs"], counter) >= 0.95 * args.rate:
-        print(f"  note: consumers kept up with the offered {args.rate:,.0f} msgs/s: the wall-clock ratios say "
-              "'keeps up', not 'is slower'; raise --rate while the feeders can (broker ceiling above)")
-    print(f"ingest x2 / ingest x1            {ratio(two['msgs'], one['msgs']):>6s}   (target >= 1.6)")
-    print(f"ingest x1 / naive bridge         {ratio(one['msgs'], naive):>6s}   (target >= 20)")
-    print(f"consumer ceiling / broker        {ratio(counter, broker):>6s}")
-    print(f"publish -> stored delay at {rate:,.0f} msgs/s: p50 {lat.get('p50', 0) * 1000:,.0f} ms, "
-          f"p99 {lat.get('p99', 0) * 1000:,.0f} ms")
-    print(f"peak RSS per ingest process: x1 {one['rss_mb']:.0f} MB with a broker backlog of "
-          f"{one['backlog']:,.0f} msgs; x2 {two['rss_mb']:.0f} MB with {two['backlog']:,.0f}; "
-          f"delay run {lat['rss_mb']:.0f} MB")
+    if live:
+        _report_live(args, res["live"])
+    if drain:
+        _report_drain(args, res["drain"])
     return 0
 
 
-def _child(role: str, group: str, seconds: float) -> int:
-    """Counting subscriber / naive bridge process: prints ``ready``, then ``msgs readings``."""
-    from envmon.influx import InfluxClient, InfluxError
+def _run_live(env: Env, args: argparse.Namespace) -> dict[str, dict]:
+    print(f"live: {args.seconds:.0f} s per phase, {args.publishers} mosquitto_pub feeders (QoS 1, MQTT 5); "
+          f"consumers are offered {args.rate:,.0f} msgs/s (the broker ceiling: as fast as the feeders go)",
+          flush=True)
+    print("  broker ceiling (mosquitto_sub counting) ...", flush=True)
+    broker = broker_ceiling(env, args)
+    print(f"    {broker:,.0f} msgs/s", flush=True)
+    print("  consumer ceiling (Python subscriber that only counts) ...", flush=True)
+    counter, _, counter_cpu = python_consumer(env, args, "counter")
+    print(f"    {counter:,.0f} msgs/s ({counter_cpu:,.0f} per CPU-second)", flush=True)
+    print("  naive bridge (one InfluxDB write per message) ...", flush=True)
+    naive, naive_r, naive_cpu = python_consumer(env, args, "naive")
+    print(f"    {naive:,.0f} msgs/s, {naive_r:,.0f} readings/s ({naive_cpu:,.0f} per CPU-second)", flush=True)
+    print("  ingest, one process ...", flush=True)
+    one = ingest_processes(env, args, 1, rate=args.rate)
+    print(f"    {one['msgs']:,.0f} msgs/s, {one['readings']:,.0f} readings/s", flush=True)
+    print("  ingest, two processes sharing the subscription ...", flush=True)
+    two = ingest_processes(env, args, 2, rate=args.rate)
+    print(f"    {two['msgs']:,.0f} msgs/s, {two['readings']:,.0f} readings/s", flush=True)
+    rate = max(100.0, one["msgs"] / 2)
+    print(f"  delay at {rate:,.0f} msgs/s (half the one-process rate), one process ...", flush=True)
+    lat = ingest_processes(env, args, 1, rate=rate)
+    return {"broker": {"msgs": broker}, "counter": {"msgs": counter, "per_cpu": counter_cpu},
+            "naive": {"msgs": naive, "readings": naive_r, "per_cpu": naive_cpu}, "one": one, "two": two,
+            "lat": {**lat, "rate": rate}}
+
+
+def _cores(r: dict[str, float]) -> str:
+    names = [k for k in r if k.startswith("ingest") or k in ("consumer", "broker", "influxd", "others")]
+    return ", ".join(f"{k} {r[k]:.2f}" for k in names)
+
+
+def _run_drain(env: Env, args: argparse.Namespace) -> dict[str, dict]:
+    n = args.backlog
+    print(f"backlog drain: {n:,} distinct QoS 1 messages pre-loaded into each consumer's persistent session "
+          f"({BACKLOG_TOPICS} mosquitto_pub -l, no consumer connected), then the consumer drains them with no "
+          "publisher running; CPU in cores over each drain", flush=True)
+    backlog = Backlog(env, n)
+    out: dict[str, dict] = {}
+    steps = [("broker", "broker ceiling (mosquitto_sub -C draining)", lambda: drain_broker(env, backlog)),
+             ("counter", "consumer ceiling (Python subscriber that only counts)",
+              lambda: drain_python(env, backlog, "counter")),
+             ("naive", f"naive bridge, a {args.naive_seconds:.0f} s slice of the drain",
+              lambda: drain_python(env, backlog, "naive", args.naive_seconds)),
+             ("one", "ingest, one process", lambda: drain_ingest(env, backlog, 1)),
+             ("two", "ingest, two processes (two sessions in one shared group)", lambda: drain_ingest(env, backlog, 2))]
+    for key, label, fn in steps:
+        print(f"  {label} ...", flush=True)
+        r = fn()
+        out[key] = r
+        stored = f", {r['count']:,.0f} stored" if key != "counter" and key != "broker" else ""
+        print(f"    pre-loaded in {r['load_s']:.1f} s; {r['msgs']:,.0f} msgs/s over {r['seconds']:.1f} s"
+              f"{stored} ({r['per_cpu']:,.0f} per CPU-second); cores: {_cores(r)}", flush=True)
+    return out
+
+
+def _ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}" if b else "n/a"
+
+
+def _report_live(args: argparse.Namespace, r: dict[str, dict]) -> None:
+    broker, counter, naive, one, two, lat = (r[k] for k in ("broker", "counter", "naive", "one", "two", "lat"))
+    print()
+    print(f"live, {args.seconds:.0f} s per phase at {args.rate:,.0f} msgs/s offered"
+          f"{'':8s}msgs/s  readings/s")
+    print(f"{'broker ceiling (mosquitto_sub)':44s}{broker['msgs']:10,.0f}")
+    print(f"{'consumer ceiling (Python, count + ack)':44s}{counter['msgs']:10,.0f}")
+    print(f"{'naive bridge (write per message)':44s}{naive['msgs']:10,.0f}{naive['readings']:12,.0f}")
+    print(f"{'ingest x1':44s}{one['msgs']:10,.0f}{one['readings']:12,.0f}")
+    print(f"{'ingest x2 (shared subscription)':44s}{two['msgs']:10,.0f}{two['readings']:12,.0f}")
+    print(f"ingest x1 / consumer ceiling     {_ratio(one['msgs'], counter['msgs']):>6s}   (target >= 0.70)")
+    print(f"  per CPU-second of the process: ingest x1 {one['per_cpu']:,.0f}, consumer ceiling "
+          f"{counter['per_cpu']:,.0f}, naive bridge {naive['per_cpu']:,.0f} msgs -> ratio "
+          f"{_ratio(one['per_cpu'], counter['per_cpu'])}")
+    if max(one["msgs"], counter["msgs"]) >= 0.95 * args.rate:
+        print(f"  note: consumers kept up with the offered {args.rate:,.0f} msgs/s: the live ratios say 'keeps up', "
+              "not 'is slower' (the backlog drain has no such limit)")
+    print(f"ingest x2 / ingest x1            {_ratio(two['msgs'], one['msgs']):>6s}   (target >= 1.6)")
+    print(f"ingest x1 / naive bridge         {_ratio(one['msgs'], naive['msgs']):>6s}   (target >= 20)")
+    print(f"publish -> stored delay at {lat['rate']:,.0f} msgs/s: p50 {lat.get('p50', 0) * 1000:,.0f} ms, "
+          f"p99 {lat.get('p99', 0) * 1000:,.0f} ms")
+    print(f"peak RSS per ingest process: x1 {one['rss_mb']:.0f} MB, x2 {two['rss_mb']:.0f} MB, "
+          f"delay run {lat['rss_mb']:.0f} MB")
+
+
+def _report_drain(args: argparse.Namespace, r: dict[str, dict]) -> None:
+    broker, counter, naive, one, two = (r[k] for k in ("broker", "counter", "naive", "one", "two"))
+    print()
+    print(f"backlog drain, {args.backlog:,} messages{'':14s}msgs/s  readings/s  msgs/CPU-s   seconds")
+    rows = [("broker ceiling (mosquitto_sub)", broker, False),
+            ("consumer ceiling (Python, count + ack)", counter, False),
+            (f"naive bridge ({args.naive_seconds:.0f} s slice)", naive, True), ("ingest x1", one, True),
+            ("ingest x2 (shared subscription)", two, True)]
+    for label, x, readings in rows:
+        rd = f"{x['readings']:12,.0f}" if readings else f"{'':12s}"
+        print(f"{label:44s}{x['msgs']:10,.0f}{rd}{x['per_cpu']:12,.0f}{x['seconds']:10.1f}")
+    print(f"ingest x1 / consumer ceiling     {_ratio(one['msgs'], counter['msgs']):>6s}   (target >= 0.70); "
+          f"per CPU-second {_ratio(one['per_cpu'], counter['per_cpu'])}")
+    print(f"ingest x2 / ingest x1            {_ratio(two['msgs'], one['msgs']):>6s}   (target >= 1.6)")
+    print(f"ingest x1 / naive bridge         {_ratio(one['msgs'], naive['msgs']):>6s}   (target >= 20); "
+          f"x2 / naive {_ratio(two['msgs'], naive['msgs'])}; consumer ceiling / naive "
+          f"{_ratio(counter['msgs'], naive['msgs'])}")
+    print(f"consumer ceiling / broker        {_ratio(counter['msgs'], broker['msgs']):>6s}")
+    for label, x in (("ingest x1", one), ("ingest x2", two), ("consumer ceiling", counter), ("naive bridge", naive)):
+        print(f"cores during the {label} drain: {_cores(x)} (of {os.cpu_count()})")
+    lost = [f"{label} stored {x['count']:,.0f} of {args.backlog:,}" for label, x in (("x1", one), ("x2", two))
+            if x["count"] != args.backlog]
+    print("stored in InfluxDB: " + ("; ".join(lost) if lost else f"every pre-loaded message, x1 and x2 "
+                                    f"({args.backlog:,} points each)"))
+    print(f"peak RSS per ingest process with {args.backlog:,} messages queued in the broker: "
+          f"x1 {one['rss_mb']:.0f} MB, x2 {two['rss_mb']:.0f} MB")
+
+
+def _naive_bridge(influx_url: str, database: str):
+    """What a first MQTT → InfluxDB bridge looks like (the tutorials' shape): in paho's
+    ``on_message``, parse the JSON, build one point with influxdb-client's ``Point``, POST it
+    to ``/write`` and return, so the message is acknowledged after its write. Tags come from
+    the topic, no quality control. The HTTP connection is kept alive, as the usual clients
+    (requests sessions, urllib3 pools) do. InfluxDB 1.6 has no ``/api/v2/write``, so the
+    write is a plain POST rather than influxdb-client's write API.
+
+    Returns ``write(topic, payload) -> readings written`` (0 when the write failed, so the
+    message is left unacknowledged and redelivered).
+    """
+    import http.client
+    import urllib.parse
+
+    from influxdb_client import Point, WritePrecision
+
+    url = urllib.parse.urlsplit(influx_url)
+    conn = [http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port or 8086, timeout=10)]
+    path = f"/write?db={urllib.parse.quote(database)}&precision=ms"
+
+    def write(topic: str, payload: bytes) -> int:
+        doc = json.loads(payload)
+        _, _, jurisdiction, medium, station, _ = topic.split("/")
+        p = Point(medium).tag("station", station).tag("jurisdiction", jurisdiction)
+        for k, v in doc["values"].items():
+            p.field(k, float(v))
+        p.time(datetime.fromisoformat(doc["ts"]), WritePrecision.MS)
+        try:
+            conn[0].request("POST", path, p.to_line_protocol().encode())
+            r = conn[0].getresponse()
+            r.read()
+        except (OSError, http.client.HTTPException):
+            conn[0].close()
+            conn[0] = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port or 8086, timeout=10)
+            return 0
+        return len(doc["values"]) if r.status == 204 else 0
+
+    return write
+
+
+def _child(role: str, group: str, arg: float) -> int:
+    """Counting subscriber / naive bridge process.
+
+    Live roles (``counter``, ``naive``; ``arg`` = seconds): print ``ready`` once subscribed,
+    then ``msgs readings cpu_seconds`` counted over ``arg`` seconds after the warm-up.
+    Drain roles (``drain-counter``: ``arg`` = messages to receive; ``drain-naive``: ``arg`` =
+    seconds): print ``starting``, connect to the session that holds the backlog, then
+    ``msgs readings seconds cpu_seconds`` from before the connect to the last message (the
+    counter) or to the end of the slice (the naive bridge, whose points are then counted in
+    InfluxDB).
+    """
+    from envmon.influx import InfluxClient
     from envmon.mqttio import Consumer, Message
-    from envmon.params import load_parameters
     from envmon.settings import load_settings
-    from envmon.stations import load_registry
     from envmon.topics import shared
-    from ingest.decode import QualityGate
-    from ingest.lines import PRECISION, LineBuilder
 
     settings = load_settings()
-    registry = load_registry(settings.stations)
     counts = [0, 0]
     lock = threading.Lock()
-    influx = InfluxClient(settings.influx)
-    gate = QualityGate(registry, load_parameters())
-    builder = LineBuilder(registry)
     started = threading.Event()
+    done = threading.Event()
     t_end = [0.0]
+    drain = role.startswith("drain-")
+    kind = role.removeprefix("drain-")
+    target = int(arg) if kind == "counter" else 0
+    t_done = [0.0]
+    write = _naive_bridge(settings.influx.url, settings.influx.database)
 
     def count(m: Message) -> None:
         m.ack()
-        if started.is_set() and time.monotonic() < t_end[0]:
+        if drain:
+            counts[0] += 1
+            if counts[0] == target:
+                t_done[0] = time.monotonic()
+                done.set()
+        elif started.is_set() and time.monotonic() < t_end[0]:
             counts[0] += 1
 
     def naive(m: Message) -> None:
-        # What a first bridge looks like: every message its own HTTP write, then the ack.
-        d = gate.decode(m.topic, m.payload)
-        if d.readings:
-            try:
-                influx.write_lines(builder.build(d.readings)[0], precision=PRECISION)
-            except InfluxError:
-                return  # left unacked: redelivered
+        n = write(m.topic, m.payload)
+        if not n:
+            return  # left unacked: redelivered
         m.ack()
-        if started.is_set() and time.monotonic() < t_end[0]:
+        if drain or (started.is_set() and time.monotonic() < t_end[0]):
             with lock:
                 counts[0] += 1
-                counts[1] += len(d.readings)
+                counts[1] += n
 
-    if role == "naive":
-        influx.create_database()
-    c = Consumer(settings.mqtt, f"{group}-c", [shared(group, DATA_FILTER)], count if role == "counter" else naive,
-                 receive_maximum=settings.ingest.max_inflight, session_expiry=5)
+    if kind == "naive":
+        InfluxClient(settings.influx).create_database()
+    c = Consumer(settings.mqtt, f"{group}-c", [shared(group, DATA_FILTER)], count if kind == "counter" else naive,
+                 receive_maximum=RECEIVE_MAXIMUM, session_expiry=settings.ingest.session_expiry_s)
+    if drain:
+        print("starting", flush=True)
+        cpu0 = time.process_time()
+        t0 = time.monotonic()
+        c.start()
+        if kind == "counter":
+            if not done.wait(_drain_timeout(target)):
+                print("", flush=True)
+                return 1
+            seconds = t_done[0] - t0
+        else:
+            time.sleep(max(0.0, t0 + arg - time.monotonic()))
+            seconds = time.monotonic() - t0
+        cpu = time.process_time() - cpu0
+        c.stop()
+        print(f"{counts[0]} {counts[1]} {seconds:.3f} {cpu:.3f}", flush=True)
+        return 0
     c.start()
     print("ready", flush=True)
-    time.sleep(min(3.0, seconds / 4))  # same warm-up as the ingest phases
-    t_end[0] = time.monotonic() + seconds
+    time.sleep(min(3.0, arg / 4))  # same warm-up as the ingest phases
+    t_end[0] = time.monotonic() + arg
     cpu0 = time.process_time()  # every thread of this process, user + system
     started.set()
-    time.sleep(seconds)
+    time.sleep(arg)
     print(f"{counts[0]} {counts[1]} {time.process_time() - cpu0:.3f}", flush=True)
     c.stop()
     return 0
