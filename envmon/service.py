@@ -15,8 +15,8 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from analytics.monitor import Derived, Monitor, MonitorConfig
 from envmon.alerting.dispatcher import Dispatcher
 from envmon.alerting.notifiers import MessageFormatter, build_notifier
 from envmon.alerting.routing import RoutingError, load_routing
@@ -32,6 +32,11 @@ from envmon.topics import DATA_FILTER, alert_topic, shared
 from ingest.deadletter import DeadLetters
 from ingest.decode import QualityGate
 from ingest.pipeline import Ingestor
+
+if TYPE_CHECKING:
+    # Imported where AnalyticsService is built: an ingest-only worker (envmon run --only
+    # ingest) would otherwise carry scikit-learn and SciPy, ~100 MB of its RSS.
+    from analytics.monitor import Derived, MonitorConfig
 
 log = logging.getLogger(__name__)
 
@@ -172,6 +177,8 @@ class AnalyticsService:
         self.params = params or load_parameters()
         cfg = settings.analytics
         self.influx = InfluxClient(settings.influx)
+        from analytics.monitor import Monitor, MonitorConfig
+
         # Live, silence is judged on the driver's clock (wall time), not on data time: a
         # backlog arriving out of order must not make the other stations look silent.
         self.monitor = Monitor(self.registry, monitor_config or MonitorConfig(aqi_edition=cfg.aqi_edition,
