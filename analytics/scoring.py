@@ -101,9 +101,11 @@ def _first_arrival(ev: Mapping[str, Any]) -> datetime:
 def score(truth: Iterable[Mapping[str, Any]], alerts: Iterable[Mapping[str, Any]], *, station_days: float,
           grace: timedelta = timedelta(hours=2), delay_target_min: float = 30.0) -> DetectScore:
     events = list(truth)
-    alerts = [{**a, "raised_at": a.get("raised_at", a["start"])} for a in alerts]
+    # One record per alert episode (a re-opened alert is a line of its own, same id): keyed
+    # by position, so an episode that answers nothing is counted even if its id answered.
+    alerts = [{**a, "raised_at": a.get("raised_at", a["start"]), "_n": n} for n, a in enumerate(alerts)]
     by_type: dict[str, TypeScore] = defaultdict(TypeScore)
-    matched_alerts: set[str] = set()
+    matched_alerts: set[int] = set()
     source_total = source_exact = 0
     for ev in events:
         ts = by_type[ev["type"]]
@@ -114,7 +116,7 @@ def score(truth: Iterable[Mapping[str, Any]], alerts: Iterable[Mapping[str, Any]
         hits = [a for a in alerts if a["kind"] in kinds and a["station"] in stations
                 and start - timedelta(minutes=10) <= _t(a["raised_at"]) <= end]
         for a in hits:
-            matched_alerts.add(a["id"])
+            matched_alerts.add(a["_n"])
         if not hits:
             continue
         ts.detected += 1
@@ -134,7 +136,7 @@ def score(truth: Iterable[Mapping[str, Any]], alerts: Iterable[Mapping[str, Any]
     fault_hit: set[str] = set()
     unmatched: dict[str, int] = defaultdict(int)
     for a in alerts:
-        if a["id"] in matched_alerts:
+        if a["_n"] in matched_alerts:
             continue
         unmatched[a["kind"]] += 1
         if a["kind"] != POLLUTION:

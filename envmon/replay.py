@@ -77,9 +77,13 @@ def reorder(readings: Iterable[Reading], window_s: float) -> Iterator[Reading]:
         yield heapq.heappop(heap)[2]
 
 
-def alert_record(a: Alert, raised_at: Any) -> dict[str, Any]:
+def alert_record(a: Alert, raised_at: Any, reopened: bool = False) -> dict[str, Any]:
+    """One line of the alerts file: one episode of an alert, from when it was raised (or
+    re-opened) to when it cleared; ``raised_at`` is the data time the episode began."""
     d = a.to_dict()
     d["raised_at"] = format_time(raised_at)
+    if reopened:
+        d["reopened"] = True
     return d
 
 
@@ -90,6 +94,7 @@ def replay(path: str | Path, registry: Registry, *, alerts_out: TextIO | None = 
     monitor = Monitor(registry, config)
     res = ReplayResult()
     raised_at: dict[str, Any] = {}
+    reopened: set[str] = set()
     final: dict[str, Alert] = {}
     t0 = time.perf_counter()
 
@@ -101,10 +106,15 @@ def replay(path: str | Path, registry: Registry, *, alerts_out: TextIO | None = 
                 raised_at[e.alert.id] = e.alert.last_seen or e.alert.start
                 res.alerts += 1
                 res.by_kind[e.alert.kind] += 1
+            elif e.alert.id not in final:
+                # Re-opened after it had cleared (the condition came back within the kind's
+                # re-arm window): a new episode of the same alert, written as its own line.
+                raised_at[e.alert.id] = e.alert.last_seen or e.alert.start
+                reopened.add(e.alert.id)
             final[e.alert.id] = e.alert
             if e.type == "cleared" and alerts_out is not None:
-                alerts_out.write(json.dumps(alert_record(e.alert, raised_at.get(e.alert.id, e.alert.start)),
-                                            ensure_ascii=False) + "\n")
+                alerts_out.write(json.dumps(alert_record(e.alert, raised_at.get(e.alert.id, e.alert.start),
+                                                         e.alert.id in reopened), ensure_ascii=False) + "\n")
                 final.pop(e.alert.id, None)
 
     with open(path, encoding="utf-8", newline="") as fh:
@@ -116,6 +126,7 @@ def replay(path: str | Path, registry: Registry, *, alerts_out: TextIO | None = 
     handle(monitor.flush())
     if alerts_out is not None:
         for a in final.values():
-            alerts_out.write(json.dumps(alert_record(a, raised_at.get(a.id, a.start)), ensure_ascii=False) + "\n")
+            alerts_out.write(json.dumps(alert_record(a, raised_at.get(a.id, a.start), a.id in reopened),
+                                        ensure_ascii=False) + "\n")
     res.seconds = time.perf_counter() - t0
     return res
