@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
+
 from analytics.detectors.base import RollingStats
 from analytics.policy import AlertPolicy, Condition
 from analytics.standards import gb3096, gb3838, hj633
@@ -79,6 +81,7 @@ class MonitorConfig:
     baseline_every: int = 4
     min_history: int = 12  # samples before a station's baseline is trusted
     z_rise: float = 4.0  # robust z for a parameter to count as risen
+    z_support: float = 2.0  # robust z for a parameter to add its evidence to a correlated rise
     z_fault: float = 8.0  # a lone parameter this far out, unsupported: a fault candidate
     min_rises: int = 2  # parameters that must rise together for a discharge signature
     protect_max_s: float = 4 * 3600.0  # stop protecting the baseline after this long
@@ -87,6 +90,7 @@ class MonitorConfig:
     dry_weather_s: float = 24 * 3600.0  # no rain this long = dry weather (outfalls)
     dry_spell_s: float = 3 * 3600.0  # rain after this long without starts a new storm
     storm_min_samples: int = 6  # a storm's own baseline at a rain outfall, after its flush
+    storm_window: int = 12  # samples of a storm's recent course (1 h at 5 min)
     storm_nh3n_excess: float = 2.0  # mg/L over the dry-weather median (standards.md §7.1 [M])
     outfall_flow_l_s: float = 1.0  # flow at a rain outfall above this is a discharge
     stuck_samples: int = 12
@@ -132,7 +136,7 @@ class _StationState:
     day_sums: dict[str, list[float]] = field(default_factory=dict)
     o3_hours: dict[int, float] = field(default_factory=dict)
     storm_spell: datetime | None = None  # the storm the storm baselines belong to
-    storm: dict[str, RollingStats] = field(default_factory=dict)  # CST hour -> hourly O3 of the open day
+    storm: dict[str, deque] = field(default_factory=dict)  # recent course of the open storm, per parameter
     protect_since: datetime | None = None
     runs: dict[str, list] = field(default_factory=dict)  # param -> [value, run length]
     move_rate: dict[str, float] = field(default_factory=dict)  # EWMA of "value changed"
@@ -144,6 +148,7 @@ class _StationState:
     bursts: deque = field(default_factory=lambda: deque(maxlen=64))  # night Lmax over limit+15
     night_leq: deque = field(default_factory=lambda: deque(maxlen=30))  # (time, laeq) at night
     signature_at: datetime | None = None
+    signature_since: datetime | None = None  # start of the current run of signatures
     offline: bool = False
 
 
@@ -301,12 +306,10 @@ class Monitor:
         sid = st.station.id
         zs = {p: z for p in (*RISE_PARAMS, "do") if p in snap and (z := self._z(st, p, snap[p])) is not None}
         rain = self._raining(t, self.config.rain_memory_s)
-        risen = [p for p in RISE_PARAMS if zs.get(p, 0.0) >= self.config.z_rise and not (rain and p == "turb")]
+        params = [p for p in RISE_PARAMS if not (rain and p == "turb")]
+        signature, risen, do_down = self._correlated_rise(zs, params, wet=rain, with_do=True)
         chem = [p for p in risen if p in CHEMISTRY]
-        do_down = zs.get("do", 0.0) <= -self.config.z_rise
         events: list[Event] = []
-        signature = len(risen) + (1 if do_down and chem else 0) >= self.config.min_rises and \
-            any(p in DISSOLVED for p in chem)
         if signature and rain and "cond" not in chem and len(chem) < 2:
             # Runoff carries COD/TP/turbidity; sewage also raises conductivity or NH3-N.
             signature = False
@@ -327,7 +330,8 @@ class Monitor:
         # Particles without dissolved markers, in dry weather, at one station only: sediment
         # drawn into the sample line (or a fouled turbidity window), not a discharge.
         particles = [p for p in PARTICLE if zs.get(p, 0.0) >= self.config.z_rise]
-        if (len(particles) >= 2 and not signature and not rain and not any(p in DISSOLVED for p in risen)
+        if (len(particles) >= 2 and not signature and not rain
+                and not any(zs.get(p, 0.0) >= self.config.z_rise for p in DISSOLVED)
                 and not self._incident_expected(sid, t)):
             st.faults.append(Condition(
                 sid, "water", "sensor_fault", tuple(particles), "info",
@@ -337,6 +341,46 @@ class Monitor:
         self._stuck(st, snap)
         self._learn(st, snap, t, protect=signature or bool(lone))
         return events
+
+    def _correlated_rise(self, zs: dict[str, float], params: Iterable[str], *, wet: bool = False,
+                         with_do: bool = False) -> tuple[bool, list[str], bool]:
+        """Is this snapshot a correlated rise of wastewater markers? Returns (signature,
+        the parameters that rose, DO down).
+
+        - Clear: ``min_rises`` markers at least ``z_rise`` out (DO that far down counts), a
+          dissolved marker (conductivity, NH3-N) among them.
+        - Weighed, in dry weather only: evidence adds up over the chemistry (conductivity,
+          NH3-N, COD, CODMn, TP) at least ``z_support`` out — one marker at ``z_rise`` or
+          more, a dissolved one among them, and together at least ``min_rises × z_rise``,
+          the evidence of two clear rises. A small plume diluted in a river moves every
+          marker a little. Turbidity never carries it (boats, wind and sediment stir
+          particles); when turbidity is up, TP and COD travel bound to the particles and
+          only the dissolved markers count. In rain, runoff brings COD, TP and some NH3-N
+          of its own, so only the clear rule holds. One marker far out (``z_fault``) with
+          only weak company is the sensor-fault pattern, not a signature.
+        """
+        c = self.config
+        params = tuple(params)
+        strong = [p for p in params if zs.get(p, 0.0) >= c.z_rise]
+        do_down = with_do and zs.get("do", 0.0) <= -c.z_rise and any(p in CHEMISTRY for p in strong)
+        if len(strong) + do_down >= c.min_rises and any(p in DISSOLVED for p in strong):
+            return True, sorted(strong, key=lambda p: -zs[p]), do_down
+        if wet:
+            return False, strong, do_down
+        turbid = zs.get("turb", 0.0) >= c.z_rise
+        count = DISSOLVED if turbid else CHEMISTRY
+        rise = {p: z for p in params if p in count and (z := zs.get(p, 0.0)) >= c.z_support}
+        ev = sorted(rise.values(), reverse=True)
+        signature = (
+            len(ev) >= c.min_rises
+            and any(p in DISSOLVED for p in rise)
+            and ev[0] >= c.z_rise
+            and sum(ev) >= c.min_rises * c.z_rise
+            and not (ev[0] >= c.z_fault and ev[1] < Z_SUPPORT)
+        )
+        if not signature:
+            return False, strong, do_down
+        return True, sorted(rise, key=lambda p: -rise[p]), False
 
     def _spikes(self, st: _StationState, t: datetime, snap: dict[str, float]) -> None:
         """Single-sample excursions that come straight back, again and again: an electrical or
@@ -561,8 +605,13 @@ class Monitor:
             else:
                 events += self.policy.absent(s.id, "dry_weather_flow", t)
         zs = {p: z for p in CHEMISTRY if p in snap and (z := self._z(st, p, snap[p])) is not None}
+        # Two markers clearly out (an outfall's own water changing), or the correlated rise
+        # of the rivers' rule, which also weighs moderate company of a dissolved marker.
         risen = [p for p, z in zs.items() if z >= self.config.z_rise]
         signature = len(risen) >= self.config.min_rises
+        if not signature:
+            signature, risen, _ = self._correlated_rise(zs, CHEMISTRY)
+            risen = risen if signature else []
         wet = s.outfall_type == "rain" and self._raining(t, self.config.rain_memory_s)
         if wet:
             # In a storm the dry-weather baseline says little: runoff (first flush, then the
@@ -571,6 +620,8 @@ class Monitor:
             risen = self._storm_rise(st, t, snap)
             signature = len(risen) >= self.config.min_rises
         if signature:
+            if not self._signature_recent(st, t):
+                st.signature_since = t
             st.signature_at = t
             events += self.policy.observe(Condition(
                 s.id, "water", "illegal_discharge", tuple(risen), "critical",
@@ -584,37 +635,67 @@ class Monitor:
         self._learn(st, snap, t, protect=signature or wet)
         return events
 
-    def _storm_rise(self, st: _StationState, t: datetime, snap: dict[str, float]) -> list[str]:
-        """Parameters rising against the current storm's own baseline at a rain outfall.
+    def _signature_recent(self, st: _StationState, t: datetime) -> bool:
+        """The outfall's discharge signature held within the last three sampling intervals."""
+        if st.signature_at is None:
+            return False
+        gap = max(st.intervals) if st.intervals else 0.0
+        return (t - st.signature_at).total_seconds() <= 3 * max(gap, 60.0)
 
-        The storm baseline starts empty with each storm and needs ``storm_min_samples``
-        samples, so the first flush (the dirtiest water comes first) becomes part of it.
-        NH3-N must also stand ``storm_nh3n_excess`` mg/L above the dry-weather median:
-        raw sewage carries 20–40 mg/L, runoff a few (standards.md §7.1, [M])."""
+    def _storm_rise(self, st: _StationState, t: datetime, snap: dict[str, float]) -> list[str]:
+        """Sewage in storm water at a rain outfall ("雨天无污水"): the parameters that show it.
+
+        Either way NH3-N must stand ``storm_nh3n_excess`` mg/L above the dry-weather median:
+        raw sewage carries 20–40 mg/L, runoff a few (standards.md §7.1, [M]).
+
+        - A discharge that began before the rain goes on being judged against dry weather,
+          NH3-N and conductivity (sewage is salty: 800–1500 µS/cm against 300–700 in the
+          rivers, §7.1) both still above it: it does not vanish when the rain starts. A
+          storm's first flush also lifts both at every rain outfall at once, so a rise that
+          begins in the rain is judged against the storm's own course only:
+        - Against the storm's recent course: NH3-N and another marker jumping from where the
+          storm's water just was, by more than the storm moves them from one sample to the
+          next (over its last ``storm_window`` samples). The first flush and the recession
+          move steadily next to a pipe being opened; the window needs ``storm_min_samples``
+          samples, so the flush becomes part of it, and a plume is kept out of it.
+        """
+        c = self.config
         if st.storm_spell != self._spell_start:
             st.storm_spell, st.storm = self._spell_start, {}
-        risen = []
-        for p in ("nh3n", "cond", "cod", "codmn", "tp"):
-            v = snap.get(p)
-            if v is None:
-                continue
-            b = st.storm.get(p)
-            if b is None:
-                b = st.storm[p] = RollingStats(self.config.baseline_window)
-            if len(b) >= self.config.storm_min_samples:
-                scale = max(b.mad(), MIN_SCALE.get(p, 0.0), 0.02 * abs(b.median()))
-                if (v - b.median()) / scale >= self.config.z_rise:
-                    risen.append(p)
         dry = st.baselines.get("nh3n")
         nh3n = snap.get("nh3n")
-        excess = (nh3n is not None and dry is not None and len(dry) >= self.config.min_history
-                  and nh3n - dry.median() >= self.config.storm_nh3n_excess)
-        if "nh3n" not in risen or not excess:
+        excess = (nh3n is not None and dry is not None and len(dry) >= c.min_history
+                  and nh3n - dry.median() >= c.storm_nh3n_excess)
+        risen: list[str] = []
+        if excess:
+            cond_z = self._z(st, "cond", snap["cond"]) if "cond" in snap else None
+            carried = (st.signature_since is not None and self._spell_start is not None
+                       and st.signature_since < self._spell_start and self._signature_recent(st, t))
+            if carried and cond_z is not None and cond_z >= c.z_rise:
+                risen = ["nh3n", "cond"]
+            else:
+                for p in ("nh3n", "cond", "cod", "codmn", "tp"):
+                    v, w = snap.get(p), st.storm.get(p)
+                    if v is None or w is None or len(w) < c.storm_min_samples:
+                        continue
+                    # The storm's course moves (flush, recession): the reference is where it
+                    # was just now, the scale how much it moves from one sample to the next.
+                    vals = list(w)
+                    ref = float(np.median(vals[-3:]))
+                    steps = np.abs(np.diff(vals))
+                    scale = max(1.4826 * float(np.median(steps)), MIN_SCALE.get(p, 0.0), 0.02 * abs(ref))
+                    if (v - ref) / scale >= c.z_rise:
+                        risen.append(p)
+                if "nh3n" not in risen:
+                    risen = []
+        if len(risen) < c.min_rises:
             risen = []
-        if not risen:
-            for p, b in st.storm.items():
+            for p in ("nh3n", "cond", "cod", "codmn", "tp"):
                 if p in snap:
-                    b.push(snap[p])
+                    w = st.storm.get(p)
+                    if w is None:
+                        w = st.storm[p] = deque(maxlen=c.storm_window)
+                    w.append(snap[p])
         return risen
 
     # -- noise ---------------------------------------------------------------------------------

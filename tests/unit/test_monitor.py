@@ -155,3 +155,138 @@ def test_noise_night_burst_and_hourly_exceedance() -> None:
     assert burst.start == t + timedelta(minutes=30)
     hourly = [d for d in m.drain_derived() if d.measurement == "noise_leq" and d.tags["period"] == "hour"]
     assert hourly and hourly[0].fields["limit"] == 45 and hourly[0].fields["exceed"] == 1
+
+
+# -- a small plume: moderate rises that add up --------------------------------------------
+# Scales at these baselines are the instruments' floors (MIN_SCALE): NH3-N 0.05 mg/L, TP
+# 0.01 mg/L, turbidity 2 NTU. NH3-N +0.17 is z 3.4, TP +0.055 is z 5.5: the pair does not
+# clear the "two markers at z 4" rule, yet carries more evidence than two at z 4 (8.9 > 8).
+SMALL = {"nh3n": 0.17, "tp": 0.055}
+
+
+def _raised(events: list[Event], kind: str = "illegal_discharge") -> list:
+    return [e.alert for e in events if e.type == "raised" and e.alert.kind == kind]
+
+
+def test_small_plume_of_moderate_rises_is_a_discharge() -> None:
+    def small(sid: str, t: datetime) -> dict:
+        return SMALL if sid == "XT_TOWN" and between(t, T1, 60) else {}
+
+    _, events = run(stream(["XT_TOWN"], 9, small))
+    (a,) = _raised(events)
+    assert a.station == "XT_TOWN" and set(a.parameters) == {"nh3n", "tp"}
+    assert a.start == T1
+    assert not _raised(events, "sensor_fault")
+
+
+def test_same_chemistry_with_turbidity_is_particles_not_a_discharge() -> None:
+    # Stirred sediment carries TP with it: with turbidity up, TP is no evidence of sewage.
+    def stirred(sid: str, t: datetime) -> dict:
+        return {**SMALL, "turb": 20.0} if sid == "XT_TOWN" and between(t, T1, 60) else {}
+
+    _, events = run(stream(["XT_TOWN"], 9, stirred))
+    assert not _raised(events)
+
+
+def test_same_chemistry_in_rain_is_runoff_not_a_discharge() -> None:
+    def small(sid: str, t: datetime) -> dict:
+        return SMALL if sid == "XT_TOWN" and between(t, T1, 60) else {}
+
+    readings = stream(["XT_TOWN"], 9, small)
+    rain = [Reading("AQ_XT", T1 - timedelta(minutes=30) + i * STEP, "rain", 4.0) for i in range(24)]
+    _, events = run(sorted(readings + rain, key=lambda r: r.time))
+    assert not _raised(events)
+
+
+def test_one_marker_far_out_with_weak_company_stays_a_fault() -> None:
+    # NH3-N z 20 with TP z 2.2 beside it: the fault pattern, not a plume.
+    def jump(sid: str, t: datetime) -> dict:
+        return {"nh3n": 1.0, "tp": 0.022} if sid == "XT_TOWN" and t >= T1 else {}
+
+    _, events = run(stream(["XT_TOWN"], 8, jump))
+    assert not _raised(events)
+    assert _raised(events, "sensor_fault")
+
+
+# -- rain outfalls in a storm ----------------------------------------------------------------
+OUTFALL = {"cond": 420.0, "nh3n": 1.2, "cod": 30.0, "turb": 20.0}
+RAIN_OUTFALLS = ["OF_TZ_RAIN", "OF_XT_RAIN", "OF_YZ_RAIN", "OF_JZ_RAIN"]
+
+
+def storm_readings(sewage, hours: float = 14, storm_at: float = 6.0, seed: int = 3) -> list[Reading]:
+    """Every rain outfall, 5-min data; a storm from ``storm_at`` h: first flush (COD, turbidity
+    up, conductivity diluted, NH3-N +1.5 mg/L for 20 min), then a recession with conductivity
+    falling steadily. ``sewage(sid, t) -> dict`` adds a discharge."""
+    g = np.random.default_rng(seed)
+    t_storm = T0 + timedelta(hours=storm_at)
+    out = []
+    for i in range(int(hours * 12)):
+        t = T0 + i * STEP
+        wet_min = (t - t_storm).total_seconds() / 60
+        for sid in RAIN_OUTFALLS:
+            v = dict(OUTFALL)
+            flow = 0.0
+            if wet_min >= 0:
+                flow = 150.0 * np.exp(-wet_min / 240)
+                flush = 1.0 if wet_min < 20 else np.exp(-(wet_min - 20) / 40)
+                v["cod"] += 60 * flush
+                v["turb"] += 80 * flush
+                v["nh3n"] += 1.5 * flush
+                v["cond"] = 420 - 250 * (1 - np.exp(-wet_min / 60))
+            for p, x in sewage(sid, t).items():
+                v[p] = v.get(p, 0.0) + x
+            for p, x in v.items():
+                out.append(Reading(sid, t, p, round(max(0.0, x + g.normal(0, 0.01 * x)), 3)))
+            out.append(Reading(sid, t, "flow", round(flow + sewage(sid, t).get("flow", 0.0), 1)))
+        if wet_min >= 0 and wet_min < 180:
+            out.append(Reading("OF_TZ_RAIN", t, "rain", 8.0))
+    return out
+
+
+def test_first_flush_at_every_rain_outfall_is_not_a_discharge() -> None:
+    _, events = run(storm_readings(lambda sid, t: {}))
+    assert not _raised(events)
+
+
+def test_sewage_opened_in_a_storm_recession_is_caught_against_the_storm_course() -> None:
+    t_open = T0 + timedelta(hours=8)  # two hours into the storm, conductivity still falling
+
+    def sewage(sid: str, t: datetime) -> dict:
+        if sid == "OF_XT_RAIN" and between(t, t_open, 40):
+            return {"nh3n": 4.0, "cond": 120.0, "cod": 40.0}
+        return {}
+
+    _, events = run(storm_readings(sewage))
+    (a,) = _raised(events)
+    assert a.station == "OF_XT_RAIN" and {"nh3n", "cond"} <= set(a.parameters)
+    assert t_open <= a.last_seen <= t_open + timedelta(minutes=10)
+
+
+def test_discharge_begun_before_the_rain_goes_on_being_seen() -> None:
+    t_open = T0 + timedelta(hours=6) - timedelta(minutes=5)  # one sample before the storm
+
+    def sewage(sid: str, t: datetime) -> dict:
+        if sid == "OF_TZ_RAIN" and between(t, t_open, 60):
+            return {"nh3n": 40.0, "cond": 900.0, "cod": 500.0, "flow": 20.0}
+        return {}
+
+    _, events = run(storm_readings(sewage))
+    (a,) = _raised(events)
+    assert a.station == "OF_TZ_RAIN"
+    assert a.last_seen <= t_open + timedelta(minutes=10)
+
+
+def test_scorer_counts_a_reopened_episode_for_recall_and_for_false_alerts() -> None:
+    from analytics.scoring import score
+
+    ev = {"id": "e2", "type": "illegal_discharge", "stations": ["XT_TOWN"], "start": "2026-07-14T18:00:00Z",
+          "end": "2026-07-14T19:00:00Z", "source": None, "parameters": ["nh3n"]}
+    first = {"id": "a1", "kind": "illegal_discharge", "station": "XT_TOWN", "start": "2026-07-14T12:00:00Z",
+             "raised_at": "2026-07-14T12:05:00Z"}
+    again = {**first, "raised_at": "2026-07-14T18:05:00Z", "reopened": True}
+    late = {**first, "raised_at": "2026-07-15T06:00:00Z", "reopened": True}
+    r = score([ev], [first, again, late], station_days=10)
+    assert r.by_type["illegal_discharge"].detected == 1
+    assert r.by_type["illegal_discharge"].delays_min == [5.0]
+    # the first episode and the late one answer nothing, whatever their shared id matched
+    assert r.false_pollution == 2
