@@ -67,6 +67,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "  envmon bench ingest                                  # both, defaults\n"
                        "  envmon bench ingest --seconds 15 --rate 6000 --backlog 200000\n"
                        "  envmon bench ingest --only drain --backlog 50000     # quick: drain only\n"
+                       "  envmon bench ingest --only drain --repeat 3          # best of 3 on a shared machine\n"
                        "  envmon bench ingest --only live --seconds 10 --publishers 2",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seconds", type=float, default=20.0, help="length of each live phase (default 20)")
@@ -78,6 +79,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="messages pre-loaded for each consumer of the drain (default 100000)")
     p.add_argument("--naive-seconds", type=float, default=10.0,
                    help="length of the naive bridge's slice of the drain (default 10)")
+    p.add_argument("--repeat", type=int, default=1,
+                   help="drain every consumer this many times, in rounds, and keep each one's best (on a "
+                        "shared machine other jobs slow some tries; every try is printed; default 1)")
     p.add_argument("--only", choices=("live", "drain"), help="run one of the two measurements")
     p.set_defaults(func=run)
 
@@ -592,6 +596,8 @@ def drain_ingest(env: Env, backlog: Backlog, n: int) -> dict[str, float]:
         stored = InfluxClient(InfluxConfig(url=env.influx_url, database=db)).count("water", "cod")
     finally:
         _drop_db(env, db)
+    if stored != backlog.n:  # at-least-once is the point of ingest: a loss is an error, not a figure
+        raise RuntimeError(f"ingest x{n} acknowledged every message but InfluxDB holds {stored:,} of {backlog.n:,}")
     per_msg = written / backlog.n
     msgs = (backlog.n - acked0) / dt
     ingest_cpu = sum(cores[f"ingest{i}"] for i in range(n))
@@ -682,13 +688,17 @@ def _run_drain(env: Env, args: argparse.Namespace) -> dict[str, dict]:
               lambda: drain_python(env, backlog, "naive", args.naive_seconds)),
              ("one", "ingest, one process", lambda: drain_ingest(env, backlog, 1)),
              ("two", "ingest, two processes (two sessions in one shared group)", lambda: drain_ingest(env, backlog, 2))]
-    for key, label, fn in steps:
-        print(f"  {label} ...", flush=True)
-        r = fn()
-        out[key] = r
-        stored = f", {r['count']:,.0f} stored" if key != "counter" and key != "broker" else ""
-        print(f"    pre-loaded in {r['load_s']:.1f} s; {r['msgs']:,.0f} msgs/s over {r['seconds']:.1f} s"
-              f"{stored} ({r['per_cpu']:,.0f} per CPU-second); cores: {_cores(r)}", flush=True)
+    for round_ in range(1, args.repeat + 1):
+        if args.repeat > 1:
+            print(f" round {round_} of {args.repeat}", flush=True)
+        for key, label, fn in steps:
+            print(f"  {label} ...", flush=True)
+            r = fn()
+            if key not in out or r["msgs"] > out[key]["msgs"]:
+                out[key] = r
+            stored = f", {r['count']:,.0f} stored" if key != "counter" and key != "broker" else ""
+            print(f"    pre-loaded in {r['load_s']:.1f} s; {r['msgs']:,.0f} msgs/s over {r['seconds']:.1f} s"
+                  f"{stored} ({r['per_cpu']:,.0f} per CPU-second); cores: {_cores(r)}", flush=True)
     return out
 
 
@@ -724,7 +734,9 @@ def _report_live(args: argparse.Namespace, r: dict[str, dict]) -> None:
 def _report_drain(args: argparse.Namespace, r: dict[str, dict]) -> None:
     broker, counter, naive, one, two = (r[k] for k in ("broker", "counter", "naive", "one", "two"))
     print()
-    print(f"backlog drain, {args.backlog:,} messages{'':14s}msgs/s  readings/s  msgs/CPU-s   seconds")
+    best = f", best of {args.repeat} tries each" if args.repeat > 1 else ""
+    print(f"backlog drain, {args.backlog:,} messages{best}")
+    print(f"{'':44s}    msgs/s  readings/s  msgs/CPU-s   seconds")
     rows = [("broker ceiling (mosquitto_sub)", broker, False),
             ("consumer ceiling (Python, count + ack)", counter, False),
             (f"naive bridge ({args.naive_seconds:.0f} s slice)", naive, True), ("ingest x1", one, True),
@@ -742,7 +754,7 @@ def _report_drain(args: argparse.Namespace, r: dict[str, dict]) -> None:
     for label, x in (("ingest x1", one), ("ingest x2", two), ("consumer ceiling", counter), ("naive bridge", naive)):
         print(f"cores during the {label} drain: {_cores(x)} (of {os.cpu_count()})")
     lost = [f"{label} stored {x['count']:,.0f} of {args.backlog:,}" for label, x in (("x1", one), ("x2", two))
-            if x["count"] != args.backlog]
+            if x["count"] != args.backlog]  # (a shortfall in any try stops the bench before this)
     print("stored in InfluxDB: " + ("; ".join(lost) if lost else f"every pre-loaded message, x1 and x2 "
                                     f"({args.backlog:,} points each)"))
     print(f"peak RSS per ingest process with {args.backlog:,} messages queued in the broker: "
@@ -828,6 +840,8 @@ def _child(role: str, group: str, arg: float) -> int:
             counts[0] += 1
 
     def naive(m: Message) -> None:
+        if drain and time.monotonic() >= t_end[0]:
+            return  # the slice is over: nothing more is written (the session is removed after)
         n = write(m.topic, m.payload)
         if not n:
             return  # left unacked: redelivered
@@ -845,6 +859,7 @@ def _child(role: str, group: str, arg: float) -> int:
         print("starting", flush=True)
         cpu0 = time.process_time()
         t0 = time.monotonic()
+        t_end[0] = t0 + arg
         c.start()
         if kind == "counter":
             if not done.wait(_drain_timeout(target)):
@@ -852,8 +867,10 @@ def _child(role: str, group: str, arg: float) -> int:
                 return 1
             seconds = t_done[0] - t0
         else:
-            time.sleep(max(0.0, t0 + arg - time.monotonic()))
-            seconds = time.monotonic() - t0
+            # (start() returns late when the handler is slow: the queued messages flow
+            # before the SUBACK is read; the slice runs from the connect all the same.)
+            time.sleep(max(0.0, t_end[0] - time.monotonic()))
+            seconds = arg
         cpu = time.process_time() - cpu0
         c.stop()
         print(f"{counts[0]} {counts[1]} {seconds:.3f} {cpu:.3f}", flush=True)
