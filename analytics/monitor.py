@@ -119,6 +119,9 @@ class _Incident:
     seen: dict[str, datetime] = field(default_factory=dict)
     source: str | None = None
     source_evidence: str = ""
+    # Largest rise over baseline of each dissolved marker at the first station: a plume
+    # only dilutes on its way down, so a station below that sees far more has a source of its own.
+    peak: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -473,8 +476,10 @@ class Monitor:
         return any(self._arrival_ok(inc, sid, t) for inc in self._incidents)
 
     def _arrival_ok(self, inc: _Incident, sid: str, t: datetime) -> bool:
-        if sid in inc.seen:
-            return True
+        """Could what ``sid`` sees at ``t`` be this incident's plume? Only while it can still
+        be passing: from its arrival after the flow time, for as long as the first station
+        saw it, with a tolerance for dispersion. A station that saw the plume once is not
+        part of the incident for good: a later discharge there is a discharge of its own."""
         travel = self.registry.travel_minutes_between(inc.first_station, sid)
         if travel is None:
             return False
@@ -486,20 +491,37 @@ class Monitor:
                    risen: list[str], rain: bool) -> list[Event]:
         sid = st.station.id
         self._incidents = [i for i in self._incidents if (t - i.last_time).total_seconds() < 12 * 3600]
+        rise = {p: snap[p] - st.baselines[p].median() for p in DISSOLVED if p in snap and p in st.baselines}
+        below: list[str] = []  # first stations of incidents whose plume cannot explain this
         for inc in self._incidents:
-            if self._arrival_ok(inc, sid, t) and sid != inc.first_station:
-                first = inc.seen.setdefault(sid, t) == t
-                inc.last_time = max(inc.last_time, t)
-                if first:
+            if sid != inc.first_station and self._arrival_ok(inc, sid, t):
+                if self._more_than_upstream(inc, rise):
+                    below.append(inc.first_station)
+                    continue
+                # Downstream of an incident, in its window: the same plume. ``last_time``
+                # stays the first station's, so the window follows the plume, not the echo.
+                if inc.seen.setdefault(sid, t) == t:
                     return self._corroborate(inc, sid, t)
                 return []
-        found = next((i for i in self._incidents if i.first_station == sid), None)
+        # The station's own incident goes on while its signature comes back within the
+        # discharge alert's re-arm window; after a longer quiet it is a new incident.
+        rearm = timedelta(seconds=self.policy.kinds["illegal_discharge"].rearm_s)
+        found = next((i for i in self._incidents if i.first_station == sid and t - i.last_time <= rearm), None)
         inc = found if found is not None else _Incident(sid, t, t, {sid: t})
         if found is None:
-            inc.source, inc.source_evidence = self._localise(st.station, t)
+            inc.source, inc.source_evidence = self._localise(st.station, t, below)
             self._incidents.append(inc)
         inc.last_time = t
+        for p, d in rise.items():
+            inc.peak[p] = max(inc.peak.get(p, 0.0), d)
         return self.policy.observe(self._discharge_condition(st, inc, t, snap, zs, risen, rain), t)
+
+    @staticmethod
+    def _more_than_upstream(inc: _Incident, rise: dict[str, float]) -> bool:
+        """A dissolved marker here rose by more than twice its rise at the incident's first
+        station: dilution and decay only shrink a plume downstream, so there is another
+        input in between (an outfall, a hidden pipe) and this is a discharge of its own."""
+        return any(d > 2.0 * inc.peak[p] for p, d in rise.items() if inc.peak.get(p, 0.0) > 0.0)
 
     def _outfalls_upstream(self, sid: str, t: datetime) -> list[tuple[Station, float]]:
         """Outfalls whose water reaches ``sid``, with their flow time to it (minutes)."""
@@ -511,13 +533,17 @@ class Monitor:
                     out.append((o, m))
         return out
 
-    def _localise(self, station: Station, t: datetime) -> tuple[str, str]:
+    def _localise(self, station: Station, t: datetime, below: Iterable[str] = ()) -> tuple[str, str]:
         """Suspected source of a discharge first seen at ``station``: an outfall with its own
         evidence (open dry-weather flow or discharge alert, or a recent signature) whose flow
-        time fits; else the only outfall into the segment above; else the segment."""
+        time fits; else the only outfall into the segment above; else the segment. Outfalls
+        above the stations in ``below`` are ruled out (their plume is smaller than this)."""
         outfalls = self.registry.outfalls_into(station.id)
+        above = [b for b in below if b != station.id]
         best: tuple[float, str, str] | None = None
         for o, minutes in self._outfalls_upstream(station.id, t):
+            if any(self.registry.travel_minutes_between(o.id, b) is not None for b in above):
+                continue
             direct = o.discharges_into == station.id
             ev = ""
             score = 0.0

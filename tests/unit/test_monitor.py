@@ -290,3 +290,30 @@ def test_scorer_counts_a_reopened_episode_for_recall_and_for_false_alerts() -> N
     assert r.by_type["illegal_discharge"].delays_min == [5.0]
     # the first episode and the late one answer nothing, whatever their shared id matched
     assert r.false_pollution == 2
+
+
+def test_a_later_discharge_below_an_incident_is_its_own_alert() -> None:
+    later = T1 + timedelta(hours=5)
+
+    def two(sid: str, t: datetime) -> dict:
+        if sid == "TZ_TOWN" and between(t, later, 40):
+            return PLUME
+        return discharge(sid, t)
+
+    _, events = run(stream(["LXT_LUXU", "LXT_TAOZHUANG", "TZ_TOWN"], 13, two))
+    assert [(a.station, a.start) for a in _raised(events)] == [("LXT_TAOZHUANG", T1), ("TZ_TOWN", later)]
+
+
+def test_more_than_the_upstream_plume_can_bring_is_a_source_in_between() -> None:
+    # TZ_TOWN sees the upstream plume's arrival window, but four times its NH3-N and
+    # conductivity: dilution only shrinks a plume, so something discharges in between.
+    def both(sid: str, t: datetime) -> dict:
+        if sid == "TZ_TOWN" and between(t, T1 + timedelta(minutes=60), 60):
+            return {p: v * 4 for p, v in PLUME.items()}
+        return discharge(sid, t)
+
+    _, events = run(stream(["LXT_LUXU", "LXT_TAOZHUANG", "TZ_TOWN"], 9, both))
+    raised = {a.station: a for a in _raised(events)}
+    assert set(raised) == {"LXT_TAOZHUANG", "TZ_TOWN"}
+    # not the outfall above the upstream station, whose plume is the smaller one
+    assert raised["TZ_TOWN"].suspected_source != raised["LXT_TAOZHUANG"].suspected_source
