@@ -92,6 +92,7 @@ class MonitorConfig:
     storm_min_samples: int = 6  # a storm's own baseline at a rain outfall, after its flush
     storm_window: int = 12  # samples of a storm's recent course (1 h at 5 min)
     storm_nh3n_excess: float = 2.0  # mg/L over the dry-weather median (standards.md §7.1 [M])
+    storm_sewage_nh3n: float = 10.0  # mg/L: half the low end of raw sewage's 20–40 (§7.1 [M])
     outfall_flow_l_s: float = 1.0  # flow at a rain outfall above this is a discharge
     stuck_samples: int = 12
     offline_intervals: float = 3.0
@@ -674,11 +675,14 @@ class Monitor:
         Either way NH3-N must stand ``storm_nh3n_excess`` mg/L above the dry-weather median:
         raw sewage carries 20–40 mg/L, runoff a few (standards.md §7.1, [M]).
 
+        - Sewage itself: NH3-N at ``storm_sewage_nh3n`` (half the low end of raw sewage,
+          §7.1 [M]) with conductivity above dry weather (sewage is salty: 800–1500 µS/cm
+          against 300–700 in the rivers, §7.1), at any moment of the storm, its first
+          minutes included.
         - A discharge that began before the rain goes on being judged against dry weather,
-          NH3-N and conductivity (sewage is salty: 800–1500 µS/cm against 300–700 in the
-          rivers, §7.1) both still above it: it does not vanish when the rain starts. A
-          storm's first flush also lifts both at every rain outfall at once, so a rise that
-          begins in the rain is judged against the storm's own course only:
+          NH3-N and conductivity both still above it: it does not vanish when the rain
+          starts. Otherwise — a storm's first flush also lifts both, at every rain outfall
+          at once — a rise that begins in the rain is judged against the storm's own course:
         - Against the storm's recent course: NH3-N and another marker jumping from where the
           storm's water just was, by more than the storm moves them from one sample to the
           next (over its last ``storm_window`` samples). The first flush and the recession
@@ -697,7 +701,8 @@ class Monitor:
             cond_z = self._z(st, "cond", snap["cond"]) if "cond" in snap else None
             carried = (st.signature_since is not None and self._spell_start is not None
                        and st.signature_since < self._spell_start and self._signature_recent(st, t))
-            if carried and cond_z is not None and cond_z >= c.z_rise:
+            sewage_level = nh3n is not None and nh3n >= c.storm_sewage_nh3n
+            if (carried or sewage_level) and cond_z is not None and cond_z >= c.z_rise:
                 risen = ["nh3n", "cond"]
             else:
                 for p in ("nh3n", "cond", "cod", "codmn", "tp"):

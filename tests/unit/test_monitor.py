@@ -317,3 +317,19 @@ def test_more_than_the_upstream_plume_can_bring_is_a_source_in_between() -> None
     assert set(raised) == {"LXT_TAOZHUANG", "TZ_TOWN"}
     # not the outfall above the upstream station, whose plume is the smaller one
     assert raised["TZ_TOWN"].suspected_source != raised["LXT_TAOZHUANG"].suspected_source
+
+
+def test_raw_sewage_in_the_first_minutes_of_a_storm_is_caught() -> None:
+    # Opened with the rain: the storm's own course is not known yet, but NH3-N at sewage
+    # level (25 mg/L) with conductivity up is sewage whatever the storm does.
+    t_open = T0 + timedelta(hours=6)
+
+    def sewage(sid: str, t: datetime) -> dict:
+        if sid == "OF_YZ_RAIN" and between(t, t_open, 30):
+            return {"nh3n": 24.0, "cond": 600.0, "cod": 250.0}
+        return {}
+
+    _, events = run(storm_readings(sewage))
+    (a,) = _raised(events)
+    assert a.station == "OF_YZ_RAIN"
+    assert a.last_seen <= t_open + timedelta(minutes=10)
