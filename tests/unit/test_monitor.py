@@ -248,31 +248,35 @@ def test_first_flush_at_every_rain_outfall_is_not_a_discharge() -> None:
     assert not _raised(events)
 
 
-def test_sewage_opened_in_a_storm_recession_is_caught_against_the_storm_course() -> None:
-    t_open = T0 + timedelta(hours=8)  # two hours into the storm, conductivity still falling
-
-    def sewage(sid: str, t: datetime) -> dict:
-        if sid == "OF_XT_RAIN" and between(t, t_open, 40):
-            return {"nh3n": 4.0, "cond": 120.0, "cod": 40.0}
-        return {}
+def storm_alert(sid: str, t_open: datetime, minutes: float, add: dict):
+    """The one discharge alert raised when ``add`` flows out of ``sid`` from ``t_open``."""
+    def sewage(s: str, t: datetime) -> dict:
+        return add if s == sid and between(t, t_open, minutes) else {}
 
     _, events = run(storm_readings(sewage))
     (a,) = _raised(events)
-    assert a.station == "OF_XT_RAIN" and {"nh3n", "cond"} <= set(a.parameters)
+    assert a.station == sid
+    return a
+
+
+def test_sewage_opened_in_a_storm_recession_is_caught_against_the_storm_course() -> None:
+    t_open = T0 + timedelta(hours=8)  # two hours into the storm, conductivity still falling
+    a = storm_alert("OF_XT_RAIN", t_open, 40, {"nh3n": 4.0, "cond": 120.0, "cod": 40.0})
+    assert {"nh3n", "cond"} <= set(a.parameters)
     assert t_open <= a.last_seen <= t_open + timedelta(minutes=10)
 
 
 def test_discharge_begun_before_the_rain_goes_on_being_seen() -> None:
     t_open = T0 + timedelta(hours=6) - timedelta(minutes=5)  # one sample before the storm
+    a = storm_alert("OF_TZ_RAIN", t_open, 60, {"nh3n": 40.0, "cond": 900.0, "cod": 500.0, "flow": 20.0})
+    assert a.last_seen <= t_open + timedelta(minutes=10)
 
-    def sewage(sid: str, t: datetime) -> dict:
-        if sid == "OF_TZ_RAIN" and between(t, t_open, 60):
-            return {"nh3n": 40.0, "cond": 900.0, "cod": 500.0, "flow": 20.0}
-        return {}
 
-    _, events = run(storm_readings(sewage))
-    (a,) = _raised(events)
-    assert a.station == "OF_TZ_RAIN"
+def test_raw_sewage_in_the_first_minutes_of_a_storm_is_caught() -> None:
+    # Opened with the rain: the storm's own course is not known yet, but NH3-N at sewage
+    # level (25 mg/L) with conductivity up is sewage whatever the storm does.
+    t_open = T0 + timedelta(hours=6)
+    a = storm_alert("OF_YZ_RAIN", t_open, 30, {"nh3n": 24.0, "cond": 600.0, "cod": 250.0})
     assert a.last_seen <= t_open + timedelta(minutes=10)
 
 
@@ -317,19 +321,3 @@ def test_more_than_the_upstream_plume_can_bring_is_a_source_in_between() -> None
     assert set(raised) == {"LXT_TAOZHUANG", "TZ_TOWN"}
     # not the outfall above the upstream station, whose plume is the smaller one
     assert raised["TZ_TOWN"].suspected_source != raised["LXT_TAOZHUANG"].suspected_source
-
-
-def test_raw_sewage_in_the_first_minutes_of_a_storm_is_caught() -> None:
-    # Opened with the rain: the storm's own course is not known yet, but NH3-N at sewage
-    # level (25 mg/L) with conductivity up is sewage whatever the storm does.
-    t_open = T0 + timedelta(hours=6)
-
-    def sewage(sid: str, t: datetime) -> dict:
-        if sid == "OF_YZ_RAIN" and between(t, t_open, 30):
-            return {"nh3n": 24.0, "cond": 600.0, "cod": 250.0}
-        return {}
-
-    _, events = run(storm_readings(sewage))
-    (a,) = _raised(events)
-    assert a.station == "OF_YZ_RAIN"
-    assert a.last_seen <= t_open + timedelta(minutes=10)
