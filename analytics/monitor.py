@@ -153,6 +153,7 @@ class _StationState:
     night_leq: deque = field(default_factory=lambda: deque(maxlen=30))  # (time, laeq) at night
     signature_at: datetime | None = None
     signature_since: datetime | None = None  # start of the current run of signatures
+    alerted_at: datetime | None = None  # last evaluation with the outfall's discharge alert open
     offline: bool = False
 
 
@@ -536,7 +537,8 @@ class Monitor:
 
     def _localise(self, station: Station, t: datetime, below: Iterable[str] = ()) -> tuple[str, str]:
         """Suspected source of a discharge first seen at ``station``: an outfall with its own
-        evidence (open dry-weather flow or discharge alert, or a recent signature) whose flow
+        evidence (open discharge or dry-weather-flow alert, or a discharge alert of the last
+        3 h) whose flow
         time fits; else the only outfall into the segment above; else the segment. Outfalls
         above the stations in ``below`` are ruled out (their plume is smaller than this)."""
         outfalls = self.registry.outfalls_into(station.id)
@@ -548,19 +550,20 @@ class Monitor:
             direct = o.discharges_into == station.id
             ev = ""
             score = 0.0
-            if self.policy.is_open(o.id, "dry_weather_flow"):
+            ost = self._st.get(o.id)
+            dry = self.policy.is_open(o.id, "dry_weather_flow")
+            alerting = self.policy.is_open(o.id, "illegal_discharge")
+            if alerting:
+                score, ev = 3.0, "晴天排水、排口水质异常" if dry else "排口水质异常"
+            elif dry:
                 score, ev = 2.0, "晴天排水"
-            elif self.policy.is_open(o.id, "illegal_discharge"):
-                score, ev = 3.0, "排口水质异常"
-            else:
-                ost = self._st.get(o.id)
-                if ost is not None and ost.signature_at is not None and \
-                        (t - ost.signature_at).total_seconds() <= 3 * 3600:
-                    score, ev = 2.5, "排口水质异常"
+            elif ost is not None and ost.alerted_at is not None and (t - ost.alerted_at).total_seconds() <= 3 * 3600:
+                # Its discharge alert cleared within the last 3 h (a single snapshot's
+                # signature is no evidence: the alert policy wants it to hold).
+                score, ev = 2.5, "排口水质异常"
             if score and not direct:
                 # Further up: the evidence must be older than the flow time, and not by days.
-                ost = self._st.get(o.id)
-                seen = ost.signature_at or ost.snap_time if ost else None
+                seen = (ost.alerted_at or ost.snap_time) if ost else None
                 lag = (t - seen).total_seconds() / 60 if seen else None
                 if lag is None or not (0.5 * minutes - 30 <= lag <= 2 * minutes + 180):
                     score = 0.0
@@ -657,6 +660,8 @@ class Monitor:
                 details={"values": {p: snap[p] for p in risen}}), t)
         else:
             events += self.policy.absent(s.id, "illegal_discharge", t)
+        if self.policy.is_open(s.id, "illegal_discharge"):
+            st.alerted_at = t
         # A rain outfall's chemistry in and after a storm says nothing about its dry-weather
         # normal: keep storms out of its baseline, so the recession does not look like a rise.
         self._learn(st, snap, t, protect=signature or wet)
