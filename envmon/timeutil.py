@@ -12,6 +12,7 @@ True
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from functools import lru_cache
 
 CST = timezone(timedelta(hours=8), "CST")
 
@@ -50,16 +51,19 @@ def to_cst(t: datetime) -> datetime:
     return t.astimezone(CST)
 
 
+@lru_cache(maxsize=8192)  # pure; a network's stations share their timestamps
 def is_night(t: datetime) -> bool:
     """Night period of GB 3096 (22:00–06:00 China Standard Time)."""
     h = t.astimezone(CST).hour
     return h >= NIGHT_START_HOUR or h < NIGHT_END_HOUR
 
 
+@lru_cache(maxsize=8192)  # pure; a network's stations share their timestamps
 def cst_hour_start(t: datetime) -> datetime:
     return t.astimezone(CST).replace(minute=0, second=0, microsecond=0)
 
 
+@lru_cache(maxsize=8192)  # pure; a network's stations share their timestamps
 def cst_day_start(t: datetime) -> datetime:
     return t.astimezone(CST).replace(hour=0, minute=0, second=0, microsecond=0)
 
