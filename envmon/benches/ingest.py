@@ -229,6 +229,17 @@ def _vm_hwm_mb(pid: int) -> float:
     return 0.0
 
 
+def _stop(procs: list[subprocess.Popen]) -> None:
+    """SIGTERM every consumer process, then kill what has not exited within 20 s."""
+    for p in procs:
+        p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(20)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
 def _wait(cond, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not cond():
@@ -313,13 +324,7 @@ def ingest_processes(env: Env, args: argparse.Namespace, n: int, rate: float | N
             res.update(_quantiles(after))
         return res
     finally:
-        for p in procs:
-            p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(20)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        _stop(procs)
         _drop_db(env, db)
 
 
@@ -583,13 +588,7 @@ def drain_ingest(env: Env, backlog: Backlog, n: int) -> dict[str, float]:
         rss = max(_vm_hwm_mb(p.pid) for p in procs)
         written = sum(_scrape(p)["envmon_ingest_written_readings_total"] for p in ports)
     finally:
-        for p in procs:
-            p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(20)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        _stop(procs)
     try:
         from envmon.influx import InfluxClient, InfluxConfig
 
