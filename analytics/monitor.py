@@ -323,7 +323,7 @@ class Monitor:
         else:
             events += self.policy.absent(sid, "illegal_discharge", t)
         # A lone parameter far out with no support from the others: a sensor, not the river.
-        zs_all = {p: z for p in snap if (z := self._z(st, p, snap[p])) is not None}
+        zs_all = {**zs, **{p: z for p in snap if p not in zs and (z := self._z(st, p, snap[p])) is not None}}
         lone = [p for p, z in zs_all.items() if abs(z) >= self.config.z_fault and p not in JUMP_OK]
         supported = [p for p, z in zs_all.items() if abs(z) >= Z_SUPPORT and p not in lone]
         if len(lone) == 1 and not supported and not signature and not self._incident_expected(sid, t):
@@ -408,7 +408,7 @@ class Monitor:
         recent = [x for x in st.spikes if t - x <= window]
         if len(recent) >= 3:
             st.faults.append(Condition(
-                st.station.id, st.station.medium, "sensor_fault", tuple(SPIKE_PARAMS & snap.keys()), "info",
+                st.station.id, st.station.medium, "sensor_fault", tuple(p for p in snap if p in SPIKE_PARAMS), "info",
                 f"{st.station.name} 2小时内 {len(recent)} 次单点尖峰后立即回落，疑似传感器/供电干扰",
                 details={"pattern": "spikes", "count": len(recent)}))
 
@@ -538,9 +538,9 @@ class Monitor:
     def _localise(self, station: Station, t: datetime, below: Iterable[str] = ()) -> tuple[str, str]:
         """Suspected source of a discharge first seen at ``station``: an outfall with its own
         evidence (open discharge or dry-weather-flow alert, or a discharge alert of the last
-        3 h) whose flow
-        time fits; else the only outfall into the segment above; else the segment. Outfalls
-        above the stations in ``below`` are ruled out (their plume is smaller than this)."""
+        3 h) whose flow time fits; else the only outfall into the segment above; else the
+        segment. Outfalls above the stations in ``below`` are ruled out (their plume is
+        smaller than this)."""
         outfalls = self.registry.outfalls_into(station.id)
         above = [b for b in below if b != station.id]
         best: tuple[float, str, str] | None = None
@@ -710,7 +710,7 @@ class Monitor:
             if (carried or sewage_level) and cond_z is not None and cond_z >= c.z_rise:
                 risen = ["nh3n", "cond"]
             else:
-                for p in ("nh3n", "cond", "cod", "codmn", "tp"):
+                for p in CHEMISTRY:
                     v, w = snap.get(p), st.storm.get(p)
                     if v is None or w is None or len(w) < c.storm_min_samples:
                         continue
@@ -719,14 +719,15 @@ class Monitor:
                     vals = list(w)
                     ref = float(np.median(vals[-3:]))
                     steps = np.abs(np.diff(vals))
-                    scale = max(1.4826 * float(np.median(steps)), MIN_SCALE.get(p, 0.0), 0.02 * abs(ref))
+                    scale = max(RollingStats.MAD_TO_SIGMA * float(np.median(steps)), MIN_SCALE.get(p, 0.0),
+                                0.02 * abs(ref))
                     if (v - ref) / scale >= c.z_rise:
                         risen.append(p)
                 if "nh3n" not in risen:
                     risen = []
         if len(risen) < c.min_rises:
             risen = []
-            for p in ("nh3n", "cond", "cod", "codmn", "tp"):
+            for p in CHEMISTRY:
                 if p in snap:
                     w = st.storm.get(p)
                     if w is None:
