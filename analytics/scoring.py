@@ -2,7 +2,10 @@
 
 An alert *matches* an event when its kind answers the event's type, its station is one the
 event names (``stations``) and it was raised (data time) between the event's start and its
-end plus a grace period. Per event type: recall, recall within the delay target, and the
+end plus a grace period, or was already open there when the event reached that station (raised
+before, its condition still seen at or after the arrival: the policy updates an open alert,
+it does not repeat it, so an event during an open alert is answered by that alert, with no
+delay; these are counted apart as ``already_open``). Per event type: recall, recall within the delay target, and the
 delay from the event reaching its first station (``arrivals`` when the truth has them) to the
 first matching alert. Pollution alerts (``illegal_discharge``) that match no discharge count
 as false alerts per station-day; those that fall on a sensor fault count as faults reported
@@ -46,6 +49,7 @@ class TypeScore:
     events: int = 0
     detected: int = 0
     within_target: int = 0
+    already_open: int = 0  # answered by an alert open at the station before the event came
     delays_min: list[float] = field(default_factory=list)
 
     @property
@@ -115,13 +119,23 @@ def score(truth: Iterable[Mapping[str, Any]], alerts: Iterable[Mapping[str, Any]
         start, end = _t(ev["start"]), _t(ev["end"]) + grace
         hits = [a for a in alerts if a["kind"] in kinds and a["station"] in stations
                 and start - timedelta(minutes=10) <= _t(a["raised_at"]) <= end]
+        arrivals = {k: _t(v) for k, v in (ev.get("arrivals") or {}).items()}
+        open_before = [a for a in alerts if a["kind"] in kinds and a["station"] in stations and a.get("last_seen")
+                       and _t(a["raised_at"]) < start - timedelta(minutes=10)
+                       and _t(a["last_seen"]) >= arrivals.get(a["station"], start)]
         for a in hits:
             matched_alerts.add(a["_n"])
-        if not hits:
+        if not hits and not open_before:
             continue
         ts.detected += 1
-        first = min(hits, key=lambda a: _t(a["raised_at"]))
-        delay = (_t(first["raised_at"]) - _first_arrival(ev)).total_seconds() / 60
+        if open_before:
+            ts.already_open += 1
+            delay = 0.0
+            first = open_before[0]
+            hits = hits + open_before
+        else:
+            first = min(hits, key=lambda a: _t(a["raised_at"]))
+            delay = (_t(first["raised_at"]) - _first_arrival(ev)).total_seconds() / 60
         ts.delays_min.append(max(0.0, delay))
         if delay <= delay_target_min:
             ts.within_target += 1

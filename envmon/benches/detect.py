@@ -100,6 +100,11 @@ def run(args: argparse.Namespace) -> int:
         p90 = delays[min(len(delays) - 1, int(0.9 * (len(delays) - 1) + 0.5))] if delays else float("nan")
         print(f"{typ:20s} {ev:6d} {_fmt(det / ev if ev else float('nan'), True):>7s} "
               f"{_fmt(within / ev if ev else float('nan'), True):>8s} {_fmt(p50):>9s} {_fmt(p90):>5s}")
+    already = {typ: sum(t.already_open for t in lst) for typ, lst in sorted(totals.items())}
+    if any(already.values()):
+        print("counted above as detected with no delay, an alert of theirs being already open at the station "
+              "(the policy updates it, it does not repeat it): "
+              + ", ".join(f"{typ} {n}" for typ, n in already.items() if n))
     fp = sum(r.false_pollution for _, r, _, _ in rows)
     sdays = sum(r.station_days for _, r, _, _ in rows)
     faults = sum(r.faults for _, r, _, _ in rows)

@@ -321,3 +321,22 @@ def test_more_than_the_upstream_plume_can_bring_is_a_source_in_between() -> None
     assert set(raised) == {"LXT_TAOZHUANG", "TZ_TOWN"}
     # not the outfall above the upstream station, whose plume is the smaller one
     assert raised["TZ_TOWN"].suspected_source != raised["LXT_TAOZHUANG"].suspected_source
+
+
+def test_scorer_credits_an_alert_already_open_when_the_event_arrives() -> None:
+    # One open alert per station and kind: a second discharge at an outfall whose alert is
+    # still open updates that alert. It is answered, with no delay, and counted apart.
+    from analytics.scoring import score
+
+    ev = {"id": "e3", "type": "illegal_discharge", "stations": ["OF_XT_RAIN"], "start": "2026-07-28T20:54:00Z",
+          "end": "2026-07-28T21:50:00Z", "source": "OF_XT_RAIN", "parameters": ["nh3n"],
+          "arrivals": {"OF_XT_RAIN": "2026-07-28T20:55:00Z"}}
+    open_alert = {"id": "a1", "kind": "illegal_discharge", "station": "OF_XT_RAIN", "start": "2026-07-28T20:05:00Z",
+                  "raised_at": "2026-07-28T20:10:00Z", "last_seen": "2026-07-28T21:50:00Z",
+                  "suspected_source": "OF_XT_RAIN"}
+    r = score([ev], [open_alert], station_days=10)
+    ts = r.by_type["illegal_discharge"]
+    assert (ts.detected, ts.already_open, ts.delays_min, r.source_exact) == (1, 1, [0.0], 1)
+    # an alert whose condition was last seen before the event arrived does not answer it
+    stale = {**open_alert, "last_seen": "2026-07-28T20:50:00Z"}
+    assert score([ev], [stale], station_days=10).by_type["illegal_discharge"].detected == 0
