@@ -315,8 +315,11 @@ class Monitor:
         signature, risen, do_down = self._correlated_rise(zs, params, wet=rain, with_do=True)
         chem = [p for p in risen if p in CHEMISTRY]
         events: list[Event] = []
-        if signature and rain and "cond" not in chem and len(chem) < 2:
-            # Runoff carries COD/TP/turbidity; sewage also raises conductivity or NH3-N.
+        if signature and rain and "cond" not in chem:
+            # Runoff washes COD, TP, particles and NH3-N of its own into a river and dilutes
+            # its salts; sewage and industrial wastewater are salty (800–1500 µS/cm against
+            # 300–700 in these rivers, standards.md §7.1): in rain only a rise that
+            # includes conductivity tells a pipe.
             signature = False
         if signature:
             events += self._discharge(st, t, snap, zs, risen + (["do"] if do_down else []), rain)

@@ -198,6 +198,27 @@ def test_same_chemistry_in_rain_is_runoff_not_a_discharge() -> None:
     assert not _raised(events)
 
 
+def _river_in_rain(add: dict) -> list:
+    def pulse(sid: str, t: datetime) -> dict:
+        return add if sid == "XT_TOWN" and between(t, T1, 90) else {}
+
+    readings = stream(["XT_TOWN"], 9, pulse)
+    rain = [Reading("AQ_XT", T1 - timedelta(minutes=30) + i * STEP, "rain", 6.0) for i in range(24)]
+    _, events = run(sorted(readings + rain, key=lambda r: r.time))
+    return _raised(events)
+
+
+def test_runoff_nutrients_in_rain_without_salt_are_not_a_discharge() -> None:
+    # Runoff washes NH3-N, TP and organics into a river, each clearly up (z > 4), and
+    # dilutes its salts: no pipe.
+    assert _river_in_rain({"nh3n": 0.6, "tp": 0.1, "codmn": 2.0, "cond": -40.0}) == []
+
+
+def test_sewage_in_rain_raises_conductivity_and_is_caught() -> None:
+    (a,) = _river_in_rain({"nh3n": 0.6, "tp": 0.1, "codmn": 2.0, "cond": 120.0})
+    assert a.station == "XT_TOWN" and "cond" in a.parameters
+
+
 def test_one_marker_far_out_with_weak_company_stays_a_fault() -> None:
     # NH3-N z 20 with TP z 2.2 beside it: the fault pattern, not a plume.
     def jump(sid: str, t: datetime) -> dict:
