@@ -728,9 +728,13 @@ class Monitor:
                         risen.append(p)
                 if "nh3n" not in risen:
                     risen = []
+        flowing = snap.get("flow", c.outfall_flow_l_s + 1.0) > c.outfall_flow_l_s
         if len(risen) < c.min_rises:
             risen = []
-            for p in CHEMISTRY:
+            # The storm's course at this outfall starts when it flows: the samples before
+            # its runoff arrives are still dry-weather water, and against them the first
+            # flush would look like a step.
+            for p in CHEMISTRY if flowing else ():
                 if p in snap:
                     w = st.storm.get(p)
                     if w is None:
