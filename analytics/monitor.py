@@ -7,12 +7,13 @@ a snapshot is evaluated when the station's next timestamp arrives (or on :meth:`
 What it decides, per station and snapshot:
 
 - ``illegal_discharge`` — a correlated rise of conductivity / NH3-N / COD(Mn) / TP /
-  turbidity (DO down) against the station's own robust baseline, not explained by rain.
-  The first station that sees it opens an *incident*; a station further down that sees
-  it after about the registry's travel time corroborates it (confidence up) instead of
-  raising its own alert. The source is localised to the outfalls discharging into the
-  segment above the first station, preferring an outfall with its own evidence
-  (dry-weather flow or a signature at the outfall); else the segment ``U..S``.
+  turbidity (DO down) against the station's own robust baseline, or a small one that
+  steps up against the hour before and stays; not explained by rain. The first station
+  that sees it opens an *incident*; a station further down that sees it after about the
+  registry's travel time corroborates it (confidence up) instead of raising its own
+  alert. The source is localised to the outfalls discharging into the segment above the
+  first station, preferring an outfall with its own evidence (dry-weather flow or a
+  signature at the outfall); else the segment ``U..S``.
 - ``dry_weather_flow`` — flow at a rain outfall with no rain in the last 24 h.
 - ``sensor_fault`` — one parameter jumping far out of its baseline with no support from the
   station's other parameters, a value stuck for an hour, or device flags (D, B) persisting:
@@ -27,6 +28,7 @@ Derived series (class, AQI, Leq) are queued for :meth:`drain_derived`.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -62,6 +64,7 @@ PARTICLE = ("turb", "tp", "codmn")
 SPIKE_PARAMS = frozenset({"turb", "cond", "do", "ph", "nh3n", "cod"})
 # Any other parameter this far from its baseline counts as support for a change.
 Z_SUPPORT = 2.5
+_SQRT2 = math.sqrt(2.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +87,8 @@ class MonitorConfig:
     z_support: float = 2.0  # robust z for a parameter to add its evidence to a correlated rise
     z_fault: float = 8.0  # a lone parameter this far out, unsupported: a fault candidate
     min_rises: int = 2  # parameters that must rise together for a discharge signature
+    step_before: int = 12  # samples before a step: its reference level (1 h at 5 min)
+    step_after: int = 6  # samples since it, the current one included (30 min)
     protect_max_s: float = 4 * 3600.0  # stop protecting the baseline after this long
     rain_mm_h: float = 0.5  # rain intensity that counts as rain
     rain_memory_s: float = 6 * 3600.0  # wet-weather explanation window for rivers
@@ -151,6 +156,7 @@ class _StationState:
     noise: gb3096.NoiseDayAggregator | None = None
     bursts: deque = field(default_factory=lambda: deque(maxlen=64))  # night Lmax over limit+15
     night_leq: deque = field(default_factory=lambda: deque(maxlen=30))  # (time, laeq) at night
+    course: dict[str, deque] = field(default_factory=dict)  # last samples per chemistry marker
     signature_at: datetime | None = None
     signature_since: datetime | None = None  # start of the current run of signatures
     alerted_at: datetime | None = None  # last evaluation with the outfall's discharge alert open
@@ -321,6 +327,9 @@ class Monitor:
             # 300–700 in these rivers, standards.md §7.1): in rain only a rise that
             # includes conductivity tells a pipe.
             signature = False
+        stepped = self._step_rise(st, snap, zs, wet=rain)
+        if stepped and not signature:
+            signature, risen, do_down = True, stepped, False
         if signature:
             events += self._discharge(st, t, snap, zs, risen + (["do"] if do_down else []), rain)
         else:
@@ -389,6 +398,58 @@ class Monitor:
         if not signature:
             return False, strong, do_down
         return True, sorted(rise, key=lambda p: -rise[p]), False
+
+    def _step_rise(self, st: _StationState, snap: dict[str, float], zs: dict[str, float], *,
+                   wet: bool) -> list[str]:
+        """Chemistry markers that stepped up and stayed up, in dry weather: a small lasting
+        discharge (a plant's bypass, a small pipe) moves each marker by about its noise
+        against the 6-h baseline, but it starts at once, where a treatment plant's effluent
+        (hours of retention) and a river (mixing) change gradually.
+
+        The step of a marker is the median of its last ``step_after`` samples against the
+        median of the ``step_before`` samples before them. Its scale is the larger of the
+        sample-to-sample noise (from first differences) and how far the level itself
+        wandered in that hour (a wandering industrial effluent is no step), at least the
+        instrument's ``MIN_SCALE``, times the standard error of a difference of two medians.
+        The evidence is weighed as in the dry-weather correlated rise: a dissolved marker
+        (conductivity, NH3-N) stepping at least ``z_rise``, another at ``z_support`` or
+        more, together at least ``min_rises × z_rise``; when turbidity is up only the
+        dissolved markers count. Only markers that move at nearly every sample are judged
+        (an hourly analyser's held result has no sample-to-sample noise). It is looked at
+        only when a dissolved marker is already ``z_support`` above the rolling baseline,
+        which keeps it cheap."""
+        c = self.config
+        n = c.step_before + c.step_after - 1
+        risen: list[str] = []
+        if not wet and any(zs.get(p, 0.0) >= c.z_support for p in DISSOLVED):
+            steps: dict[str, float] = {}
+            for p in CHEMISTRY:
+                v, w = snap.get(p), st.course.get(p)
+                if v is None or w is None or len(w) < n or st.move_rate.get(p, 0.0) <= 0.7:
+                    continue
+                vals = list(w)
+                pre, post = vals[:c.step_before], sorted([*vals[c.step_before:], v])
+                pre_med = float(np.median(pre))
+                a = np.asarray(pre)
+                sigma = RollingStats.MAD_TO_SIGMA * max(float(np.median(np.abs(np.diff(a)))) / _SQRT2,
+                                                        float(np.median(np.abs(a - pre_med))))
+                # A median's variance is pi/2 that of a mean, for normal noise.
+                se = max(sigma, MIN_SCALE.get(p, 0.0)) * math.sqrt(math.pi / 2 * (1 / c.step_after + 1 / c.step_before))
+                steps[p] = (post[len(post) // 2] - pre_med) / se
+            count = DISSOLVED if zs.get("turb", 0.0) >= c.z_rise else CHEMISTRY
+            rise = {p: z for p, z in steps.items() if p in count and z >= c.z_support}
+            ev = sorted(rise.values(), reverse=True)
+            if (len(ev) >= c.min_rises and any(p in DISSOLVED and z >= c.z_rise for p, z in rise.items())
+                    and sum(ev) >= c.min_rises * c.z_rise):
+                risen = sorted(rise, key=lambda p: -rise[p])
+        for p in CHEMISTRY:
+            v = snap.get(p)
+            if v is not None:
+                w = st.course.get(p)
+                if w is None:
+                    w = st.course[p] = deque(maxlen=n)
+                w.append(v)
+        return risen
 
     def _spikes(self, st: _StationState, t: datetime, snap: dict[str, float]) -> None:
         """Single-sample excursions that come straight back, again and again: an electrical or
@@ -645,6 +706,9 @@ class Monitor:
         if not signature:
             signature, risen, _ = self._correlated_rise(zs, CHEMISTRY)
             risen = risen if signature else []
+        stepped = self._step_rise(st, snap, zs, wet=self._raining(t, self.config.rain_memory_s))
+        if stepped and not signature:
+            signature, risen = True, stepped
         wet = s.outfall_type == "rain" and self._raining(t, self.config.rain_memory_s)
         if wet:
             # In a storm the dry-weather baseline says little: runoff (first flush, then the

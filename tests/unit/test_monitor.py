@@ -373,3 +373,31 @@ def test_scorer_credits_an_alert_already_open_when_the_event_arrives() -> None:
     # an alert whose condition was last seen before the event arrived does not answer it
     stale = {**open_alert, "last_seen": "2026-07-28T20:50:00Z"}
     assert score([ev], [stale], station_days=10).by_type["illegal_discharge"].detected == 0
+
+
+def _plant(add) -> list:
+    """Seven hours of a sewage plant's outfall every 5 min, ``add(t)`` on top of the base."""
+    _, events = run(stream(["OF_XT_WWTP"], 7, lambda sid, t: add(t)))
+    return [e.alert for e in events if e.type == "raised" and e.alert.kind == "illegal_discharge"]
+
+
+def test_a_small_lasting_step_at_a_plant_outfall_is_caught() -> None:
+    # A bypass of a few L/s: NH3-N +0.15 mg/L and COD +2.5 mg/L, each below the rolling
+    # baseline's z_rise (0.15 / 0.05 = 3 and 2.5 / 1.0 = 2.5), but a step against the hour
+    # before that lasts: a treatment plant's effluent does not jump by itself.
+    (a,) = _plant(lambda t: {"nh3n": 0.15, "cod": 2.5} if t >= T1 else {})
+    assert a.station == "OF_XT_WWTP" and {"nh3n", "cod"} <= set(a.parameters)
+    assert T1 < a.start <= T1 + timedelta(minutes=30)
+
+
+def test_the_same_rise_as_a_slow_drift_is_not_a_discharge() -> None:
+    # The same total change spread over three hours (load following the day): no step.
+    def drift(t: datetime) -> dict:
+        f = min(1.0, max(0.0, (t - T1) / timedelta(hours=3)))
+        return {"nh3n": 0.15 * f, "cod": 2.5 * f}
+
+    assert _plant(drift) == []
+
+
+def test_a_step_in_one_marker_alone_is_not_a_discharge() -> None:
+    assert _plant(lambda t: {"cod": 4.0} if t >= T1 else {}) == []
