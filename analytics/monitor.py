@@ -154,7 +154,7 @@ class _StationState:
     recent: dict[str, deque] = field(default_factory=dict)
     spikes: deque = field(default_factory=lambda: deque(maxlen=16))
     noise: gb3096.NoiseDayAggregator | None = None
-    bursts: deque = field(default_factory=lambda: deque(maxlen=64))  # night Lmax over limit+15
+    bursts: deque = field(default_factory=lambda: deque(maxlen=64))  # (time, Lmax) at night over limit+15
     night_leq: deque = field(default_factory=lambda: deque(maxlen=30))  # (time, laeq) at night
     course: dict[str, deque] = field(default_factory=dict)  # last samples per chemistry marker
     signature_at: datetime | None = None
@@ -824,20 +824,22 @@ class Monitor:
         if lmax is not None and is_night(t):
             lim = gb3096.limit(zone, night=True)
             if gb3096.is_night_burst(lmax, zone):
-                st.bursts.append(t)
+                st.bursts.append((t, lmax))
             window = timedelta(seconds=self.config.burst_window_s)
-            recent = [b for b in st.bursts if t - b <= window]
+            recent = [b for b in st.bursts if t - b[0] <= window]
             # Construction repeats and lifts the level itself; traffic passes leave the
             # night's usual Leq where it was. Compare the last window with this station's nights.
             lifted = self._night_lift(st, t, window)
             if len(recent) >= self.config.burst_count and (lifted is None or lifted >= self.config.burst_lift_db):
+                # The loudest of the bursts, not the latest reading (which may be quiet again).
+                peak = max(v for _, v in recent)
                 events += self.policy.observe(Condition(
                     s.id, "noise", "noise_night_burst", ("lmax",),
-                    "critical" if lmax - lim > 25 else "warning",
+                    "critical" if peak - lim > 25 else "warning",
                     f"{s.name}（{s.zone}类区）夜间突发噪声：{len(recent)} 次 Lmax 超夜间限值 15 dB 以上，"
-                    f"最近 {lmax:.1f} dB(A)（限值 {lim:.0f}）"
+                    f"最高 {peak:.1f} dB(A)（夜间限值 {lim:.0f}）"
                     + (f"，Leq 高于本站夜间常态 {lifted:.0f} dB" if lifted is not None else ""),
-                    start=recent[0], details={"lmax": lmax, "limit": lim, "count": len(recent)}), t)
+                    start=recent[0][0], details={"lmax": peak, "limit": lim, "count": len(recent)}), t)
             else:
                 events += self.policy.absent(s.id, "noise_night_burst", t)
         if laeq is not None and is_night(t):
@@ -846,7 +848,7 @@ class Monitor:
             b = st.baselines.get(key)
             if b is None:
                 b = st.baselines[key] = RollingStats(self.config.noise_baseline_samples, every=15)
-            if not st.bursts or t - st.bursts[-1] > timedelta(seconds=self.config.burst_window_s):
+            if not st.bursts or t - st.bursts[-1][0] > timedelta(seconds=self.config.burst_window_s):
                 b.push(laeq)
         return events
 

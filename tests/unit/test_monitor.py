@@ -153,6 +153,8 @@ def test_noise_night_burst_and_hourly_exceedance() -> None:
     assert kinds.count("noise_night_burst") == 1 and "exceedance" in kinds
     (burst,) = [e.alert for e in events if e.type == "raised" and e.alert.kind == "noise_night_burst"]
     assert burst.start == t + timedelta(minutes=30)
+    # the message names the loudest burst, not whatever the last reading was
+    assert "最高 75.0 dB(A)" in burst.message and burst.details["lmax"] == 75.0
     hourly = [d for d in m.drain_derived() if d.measurement == "noise_leq" and d.tags["period"] == "hour"]
     assert hourly and hourly[0].fields["limit"] == 45 and hourly[0].fields["exceed"] == 1
 
