@@ -98,6 +98,9 @@ class MonitorConfig:
     storm_window: int = 12  # samples of a storm's recent course (1 h at 5 min)
     storm_nh3n_excess: float = 2.0  # mg/L over the dry-weather median (standards.md §7.1 [M])
     storm_sewage_nh3n: float = 10.0  # mg/L: half the low end of raw sewage's 20–40 (§7.1 [M])
+    # Conductivity at this multiple of its dry-weather median is wastewater: the conservative
+    # end of the "1.5–2 × baseline" jump of standards.md §7.1 [M]; runoff dilutes salts.
+    storm_sewage_cond_ratio: float = 2.0
     outfall_flow_l_s: float = 1.0  # flow at a rain outfall above this is a discharge
     stuck_samples: int = 12
     offline_intervals: float = 3.0
@@ -744,54 +747,58 @@ class Monitor:
     def _storm_rise(self, st: _StationState, t: datetime, snap: dict[str, float]) -> list[str]:
         """Sewage in storm water at a rain outfall ("雨天无污水"): the parameters that show it.
 
-        Either way NH3-N must stand ``storm_nh3n_excess`` mg/L above the dry-weather median:
-        raw sewage carries 20–40 mg/L, runoff a few (standards.md §7.1, [M]).
+        NH3-N must stand ``storm_nh3n_excess`` mg/L above the dry-weather median: raw sewage
+        carries 20–40 mg/L, runoff a few (standards.md §7.1, [M]). Then:
 
-        - Sewage itself: NH3-N at ``storm_sewage_nh3n`` (half the low end of raw sewage,
-          §7.1 [M]) with conductivity above dry weather (sewage is salty: 800–1500 µS/cm
-          against 300–700 in the rivers, §7.1), at any moment of the storm, its first
-          minutes included.
+        - Wastewater itself, at any moment of the storm, its first minutes included: NH3-N
+          at ``storm_sewage_nh3n`` (half the low end of raw sewage, §7.1 [M]), or
+          conductivity at ``storm_sewage_cond_ratio`` = 2 times its dry-weather median (the
+          conservative end of §7.1's "1.5–2 × baseline" jump, [M]; runoff dilutes salts),
+          with conductivity above dry weather.
         - A discharge that began before the rain goes on being judged against dry weather,
           NH3-N and conductivity both still above it: it does not vanish when the rain
           starts. Otherwise — a storm's first flush also lifts both, at every rain outfall
           at once — a rise that begins in the rain is judged against the storm's own course:
-        - Against the storm's recent course: NH3-N and another marker jumping from where the
-          storm's water just was, by more than the storm moves them from one sample to the
-          next (over its last ``storm_window`` samples). The first flush and the recession
-          move steadily next to a pipe being opened; the window needs ``storm_min_samples``
-          samples, so the flush becomes part of it, and a plume is kept out of it.
+        - Against the storm's course: NH3-N and another marker jumping from where the
+          storm's water was, by more than the storm moves them from one sample to the next
+          (over its last ``storm_window`` samples). The reference is the lower of the last
+          three samples' median (a recession falls steadily) and the window's (a plume let
+          in over a few samples must not carry its own reference up with it). The first
+          flush and the recession move steadily next to a pipe being opened; the window
+          needs ``storm_min_samples`` samples of the outfall flowing, so the flush becomes
+          part of it, and a plume is kept out of it.
+        - With no dry-weather baseline yet (a new station, data that begins in a storm),
+          NH3-N at sewage level jumping against the storm's course with another marker
+          beside it.
         """
         c = self.config
         if st.storm_spell != self._spell_start:
             st.storm_spell, st.storm = self._spell_start, {}
         dry = st.baselines.get("nh3n")
         nh3n = snap.get("nh3n")
-        excess = (nh3n is not None and dry is not None and len(dry) >= c.min_history
-                  and nh3n - dry.median() >= c.storm_nh3n_excess)
+        has_dry = dry is not None and len(dry) >= c.min_history
+        excess = nh3n is not None and dry is not None and has_dry and nh3n - dry.median() >= c.storm_nh3n_excess
         risen: list[str] = []
         if excess:
-            cond_z = self._z(st, "cond", snap["cond"]) if "cond" in snap else None
+            cond = snap.get("cond")
+            cond_z = self._z(st, "cond", cond) if cond is not None else None
             carried = (st.signature_since is not None and self._spell_start is not None
                        and st.signature_since < self._spell_start and self._signature_recent(st, t))
-            sewage_level = nh3n is not None and nh3n >= c.storm_sewage_nh3n
+            cond_dry = st.baselines.get("cond")
+            sewage_level = (nh3n is not None and nh3n >= c.storm_sewage_nh3n) or (
+                cond is not None and cond_dry is not None and len(cond_dry) >= c.min_history
+                and cond >= c.storm_sewage_cond_ratio * cond_dry.median())
             if (carried or sewage_level) and cond_z is not None and cond_z >= c.z_rise:
                 risen = ["nh3n", "cond"]
             else:
-                for p in CHEMISTRY:
-                    v, w = snap.get(p), st.storm.get(p)
-                    if v is None or w is None or len(w) < c.storm_min_samples:
-                        continue
-                    # The storm's course moves (flush, recession): the reference is where it
-                    # was just now, the scale how much it moves from one sample to the next.
-                    vals = list(w)
-                    ref = float(np.median(vals[-3:]))
-                    steps = np.abs(np.diff(vals))
-                    scale = max(RollingStats.MAD_TO_SIGMA * float(np.median(steps)), MIN_SCALE.get(p, 0.0),
-                                0.02 * abs(ref))
-                    if (v - ref) / scale >= c.z_rise:
-                        risen.append(p)
+                steps = self._storm_steps(st, snap)
+                risen = [p for p, z in steps.items() if z >= c.z_rise]
                 if "nh3n" not in risen:
                     risen = []
+        elif not has_dry and nh3n is not None and nh3n >= c.storm_sewage_nh3n:
+            steps = self._storm_steps(st, snap)
+            if steps.get("nh3n", 0.0) >= c.z_rise:
+                risen = [p for p, z in steps.items() if z >= c.z_support]
         flowing = snap.get("flow", c.outfall_flow_l_s + 1.0) > c.outfall_flow_l_s
         if len(risen) < c.min_rises:
             risen = []
@@ -805,6 +812,22 @@ class Monitor:
                         w = st.storm[p] = deque(maxlen=c.storm_window)
                     w.append(snap[p])
         return risen
+
+    def _storm_steps(self, st: _StationState, snap: dict[str, float]) -> dict[str, float]:
+        """Each chemistry marker's jump from the storm's course, in units of how much the
+        storm moves it from one sample to the next (see :meth:`_storm_rise`)."""
+        c = self.config
+        out: dict[str, float] = {}
+        for p in CHEMISTRY:
+            v, w = snap.get(p), st.storm.get(p)
+            if v is None or w is None or len(w) < c.storm_min_samples:
+                continue
+            vals = np.fromiter(w, dtype=float)
+            ref = min(float(np.median(vals[-3:])), float(np.median(vals)))
+            scale = max(RollingStats.MAD_TO_SIGMA * float(np.median(np.abs(np.diff(vals)))),
+                        MIN_SCALE.get(p, 0.0), 0.02 * abs(ref))
+            out[p] = (v - ref) / scale
+        return out
 
     # -- noise ---------------------------------------------------------------------------------
     def _noise(self, st: _StationState, t: datetime, snap: dict[str, float]) -> list[Event]:

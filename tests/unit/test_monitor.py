@@ -403,3 +403,38 @@ def test_the_same_rise_as_a_slow_drift_is_not_a_discharge() -> None:
 
 def test_a_step_in_one_marker_alone_is_not_a_discharge() -> None:
     assert _plant(lambda t: {"cod": 4.0} if t >= T1 else {}) == []
+
+
+def test_sewage_in_a_storm_that_began_before_the_data_is_caught() -> None:
+    # The station's data begin in a storm (a new outfall station in the rainy season): no
+    # dry-weather baseline yet. Raw sewage, NH3-N 20 mg/L, jumping against the storm's course.
+    def sewage(s: str, t: datetime) -> dict:
+        return {"nh3n": 20.0, "cond": 400.0, "cod": 200.0} if s == "OF_YZ_RAIN" and between(
+            t, T0 + timedelta(hours=2), 40) else {}
+
+    (a,) = _raised(run(storm_readings(sewage, hours=5, storm_at=0.0))[1])
+    assert a.station == "OF_YZ_RAIN" and a.start <= T0 + timedelta(hours=2, minutes=10)
+
+
+def test_salty_wastewater_in_the_first_flush_is_caught() -> None:
+    # Ten minutes into the storm, before its course is known: conductivity at 2.5 times the
+    # dry-weather level (runoff dilutes salts) with NH3-N 3 mg/L over dry weather.
+    t_open = T0 + timedelta(hours=6, minutes=10)
+    a = storm_alert("OF_JZ_RAIN", t_open, 30, {"cond": 650.0, "nh3n": 3.0, "cod": 200.0})
+    assert {"nh3n", "cond"} <= set(a.parameters) and a.start <= t_open + timedelta(minutes=5)
+
+
+def test_sewage_let_in_gradually_in_the_recession_is_caught() -> None:
+    # A valve opened slowly: NH3-N climbs 0.15 mg/L a sample (less than the step rule's
+    # threshold against the last three samples) for 80 min. The storm-course reference must
+    # not climb with the plume.
+    t_open = T0 + timedelta(hours=8)
+
+    def ramp(s: str, t: datetime) -> dict:
+        if s != "OF_XT_RAIN" or not between(t, t_open, 120):
+            return {}
+        f = min(1.0, (t - t_open + STEP) / timedelta(minutes=80))
+        return {"nh3n": 3.0 * f, "cond": 160.0 * f, "cod": 40.0 * f}
+
+    (a,) = _raised(run(storm_readings(ramp))[1])
+    assert a.station == "OF_XT_RAIN" and a.start <= t_open + timedelta(minutes=90)
