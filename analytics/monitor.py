@@ -709,10 +709,11 @@ class Monitor:
         if not signature:
             signature, risen, _ = self._correlated_rise(zs, CHEMISTRY)
             risen = risen if signature else []
-        stepped = self._step_rise(st, snap, zs, wet=self._raining(t, self.config.rain_memory_s))
+        raining = self._raining(t, self.config.rain_memory_s)
+        stepped = self._step_rise(st, snap, zs, wet=raining)
         if stepped and not signature:
             signature, risen = True, stepped
-        wet = s.outfall_type == "rain" and self._raining(t, self.config.rain_memory_s)
+        wet = s.outfall_type == "rain" and raining
         if wet:
             # In a storm the dry-weather baseline says little: runoff (first flush, then the
             # recession) moves every parameter. Sewage in storm water ("雨天无污水") is a rise

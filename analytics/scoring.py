@@ -2,14 +2,15 @@
 
 An alert *matches* an event when its kind answers the event's type, its station is one the
 event names (``stations``) and it was raised (data time) between the event's start and its
-end plus a grace period, or was already open there when the event reached that station (raised
-before, its condition still seen at or after the arrival: the policy updates an open alert,
-it does not repeat it, so an event during an open alert is answered by that alert, with no
-delay; these are counted apart as ``already_open``). Per event type: recall, recall within the delay target, and the
-delay from the event reaching its first station (``arrivals`` when the truth has them) to the
-first matching alert. Pollution alerts (``illegal_discharge``) that match no discharge count
-as false alerts per station-day; those that fall on a sensor fault count as faults reported
-as pollution. Source localisation compares ``suspected_source`` with the truth's ``source``.
+end plus a grace period, or was already open there when the event reached that station
+(raised before, its condition still seen at or after the arrival: the policy updates an open
+alert, it does not repeat it, so an event during an open alert is answered by that alert,
+with no delay; these are counted apart as ``already_open``). Per event type: recall, recall
+within the delay target, and the delay from the event reaching its first station
+(``arrivals`` when the truth has them) to the first matching alert. Pollution alerts
+(``illegal_discharge``) that match no discharge count as false alerts per station-day;
+those that fall on a sensor fault count as faults reported as pollution. Source
+localisation compares ``suspected_source`` with the truth's ``source``.
 
 >>> ev = {"id": "e1", "type": "illegal_discharge", "stations": ["A", "B"], "start": "2026-07-14T16:30:00Z",
 ...       "end": "2026-07-14T18:00:00Z", "source": "OF1", "parameters": ["cond"],
@@ -131,7 +132,6 @@ def score(truth: Iterable[Mapping[str, Any]], alerts: Iterable[Mapping[str, Any]
         if open_before:
             ts.already_open += 1
             delay = 0.0
-            first = open_before[0]
             hits = hits + open_before
         else:
             first = min(hits, key=lambda a: _t(a["raised_at"]))
