@@ -164,6 +164,7 @@ class _StationState:
     signature_since: datetime | None = None  # start of the current run of signatures
     alerted_at: datetime | None = None  # last evaluation with the outfall's discharge alert open
     offline: bool = False
+    heard: datetime | None = None  # driver's clock when the station's data last arrived (live)
 
 
 class Monitor:
@@ -194,7 +195,9 @@ class Monitor:
         self.ignored = 0
 
     # -- public API ---------------------------------------------------------------------------
-    def process(self, r: Reading) -> list[Event]:
+    def process(self, r: Reading, received: datetime | None = None) -> list[Event]:
+        """One reading, in time order per station. ``received`` is the live driver's clock at
+        arrival: a station backfilling stored readings is talking, however old their times."""
         st = self._st.get(r.station)
         if st is None:
             station = self.registry.get(r.station)
@@ -203,6 +206,8 @@ class Monitor:
                 return []
             st = self._st[r.station] = _StationState(station)
         self.readings += 1
+        if received is not None and (st.heard is None or received > st.heard):
+            st.heard = received
         events: list[Event] = []
         if st.offline and (st.snap_time is None or r.time > st.snap_time):
             # Data again (live or backfilled): the outage is over.
@@ -1050,7 +1055,8 @@ class Monitor:
             if st.offline or st.snap_time is None or len(st.intervals) < 3:
                 continue
             interval = sorted(st.intervals)[len(st.intervals) // 2]
-            silent = (now - st.snap_time).total_seconds()
+            last = st.snap_time if st.heard is None else max(st.snap_time, st.heard)
+            silent = (now - last).total_seconds()
             if interval > 0 and silent > self.config.offline_intervals * interval + 1:
                 st.offline = True
                 events += self.policy.observe(Condition(

@@ -206,10 +206,11 @@ class AnalyticsService:
 
     def _handle(self, msg: Message) -> None:
         decoded = self.gate.decode(msg.topic, msg.payload)
+        received = self.clock()
         with self._lock:
             events = []
             for r in sorted(decoded.readings, key=lambda r: r.time):
-                events += self.monitor.process(r)
+                events += self.monitor.process(r, received)
             self.processed += len(decoded.readings)
             self.sinks(events)
             self._derived_buf += [derived_line(d) for d in self.monitor.drain_derived()]

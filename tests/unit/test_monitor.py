@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import pytest
 
-from analytics.monitor import Monitor
+from analytics.monitor import Monitor, MonitorConfig
 from envmon.alerts import Event
 from envmon.reading import Reading
 from envmon.stations import load_registry
@@ -120,6 +120,44 @@ def test_station_offline_raised_then_closed_by_backfill(minutes_silent: int) -> 
         assert [e.type for e in off] == ["raised", "cleared"]
     else:
         assert off == []
+
+
+def _driver_monitor() -> Monitor:
+    return Monitor(REG, MonitorConfig(offline_clock="driver"))
+
+
+def test_backfill_arriving_live_is_not_silence() -> None:
+    """Live, a node back from an outage sends hours of stored readings at once. Their times lag
+    the driver's clock by hours, but the station is talking: no offline alert may flap."""
+    m = _driver_monitor()
+    now = T0 + timedelta(hours=10)
+    events: list[Event] = []
+    for i, r in enumerate(stream(["XT_TOWN", "TZ_TOWN"], 6, lambda s, t: {})):
+        events += m.process(r, received=now)
+        if i % 9 == 0:
+            now += timedelta(seconds=30)
+            events += m.tick(now)
+    assert [e for e in events if e.alert.kind == "station_offline"] == []
+
+
+def test_live_silence_raised_on_the_driver_clock_then_closed_by_backfill() -> None:
+    m = _driver_monitor()
+    readings = stream(["XT_TOWN"], 4, lambda s, t: {})
+    before = [r for r in readings if r.time < T0 + timedelta(hours=2)]
+    after = [r for r in readings if r.time >= T0 + timedelta(hours=2)]
+    events: list[Event] = []
+    for r in before:  # arriving as sampled
+        events += m.process(r, received=r.time) + m.tick(r.time)
+    last = before[-1].time
+    events += m.tick(last + timedelta(minutes=10))
+    assert [e for e in events if e.alert.kind == "station_offline"] == []
+    events += m.tick(last + timedelta(minutes=16))
+    off = [e for e in events if e.alert.kind == "station_offline"]
+    assert [e.type for e in off] == ["raised"]
+    back = last + timedelta(hours=2)
+    for r in after:  # the node's store-and-forward batch
+        events += m.process(r, received=back) + m.tick(back)
+    assert [e.type for e in events if e.alert.kind == "station_offline"] == ["raised", "cleared"]
 
 
 def test_dry_weather_flow_at_rain_outfall() -> None:
