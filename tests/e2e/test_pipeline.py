@@ -87,3 +87,39 @@ def test_simulated_discharge_reaches_the_alert_store_and_influxdb(settings: Sett
     receiver.close()
     texts = [json.dumps(b, ensure_ascii=False) for b in receiver.bodies()]
     assert any("陶庄镇河" in t and "疑似偷排" in t and "OF_TZ_RAIN" in t for t in texts), texts
+
+
+def test_live_offline_alert_on_the_driver_clock_once_per_outage(settings: Settings, tmp_path: Path,
+                                                                unique: str) -> None:
+    """Through the real broker: the nodes first send 4 h of stored readings at once (as
+    after a night on their disks, several batches a node), then run live; one node loses its link for 25 min and
+    forwards what it stored when it is back. Exactly that station raises station_offline,
+    once, and its backfill closes it; the hours of backfill make no station look silent."""
+    from datetime import UTC, datetime, timedelta
+
+    from firmware_sim.scenario import EventSpec, Scenario
+
+    registry = load_registry()
+    live = load_scenario(SCENARIO).start
+    start = live - timedelta(hours=4)
+    sc = Scenario(name=f"offline-{unique}", seed=5, start=start, end=live + timedelta(hours=1),
+                  rain_per_day=0.0, live_from=live,
+                  scripted=(EventSpec("station_offline", "XT_TOWN", live + timedelta(minutes=15), 25,
+                                      {"cause": "link"}),))
+    sim_now = [live]
+    seen: list = []
+    analytics = AnalyticsService(settings, registry, listeners=[seen.append], clock=lambda: sim_now[0])
+    analytics.start()
+    try:
+        stats = run_live(sc, registry, settings.mqtt, speed=300, progress=False, store_dir=tmp_path / "nodes",
+                         client_prefix=f"off-{unique}-",
+                         on_instant=lambda t: sim_now.__setitem__(0, datetime.fromtimestamp(t, UTC)))
+        assert stats.failed == 0 and stats.outages == 1 and stats.batches >= 1
+        deadline = time.monotonic() + 60
+        while analytics.processed < stats.published_readings and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert analytics.processed == stats.published_readings
+    finally:
+        analytics.stop()
+    off = [(e.type, e.alert.station) for e in seen if e.alert.kind == "station_offline"]
+    assert off == [("raised", "XT_TOWN"), ("cleared", "XT_TOWN")], off
