@@ -52,6 +52,7 @@ class TypeScore:
     within_target: int = 0
     already_open: int = 0  # answered by an alert open at the station before the event came
     delays_min: list[float] = field(default_factory=list)
+    by_cause: dict[str, list[int]] = field(default_factory=dict)  # truth's "cause": [events, detected]
 
     @property
     def recall(self) -> float:
@@ -126,9 +127,14 @@ def score(truth: Iterable[Mapping[str, Any]], alerts: Iterable[Mapping[str, Any]
                        and _t(a["last_seen"]) >= arrivals.get(a["station"], start)]
         for a in hits:
             matched_alerts.add(a["_n"])
+        cause = ts.by_cause.setdefault(str(ev["cause"]), [0, 0]) if ev.get("cause") else None
+        if cause is not None:
+            cause[0] += 1
         if not hits and not open_before:
             continue
         ts.detected += 1
+        if cause is not None:
+            cause[1] += 1
         if open_before:
             ts.already_open += 1
             delay = 0.0
