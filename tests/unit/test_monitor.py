@@ -415,6 +415,19 @@ def test_scorer_credits_an_alert_already_open_when_the_event_arrives() -> None:
     assert score([ev], [stale], station_days=10).by_type["illegal_discharge"].detected == 0
 
 
+def test_scorer_counts_outages_per_cause() -> None:
+    from analytics.scoring import score
+
+    def outage(i: int, cause: str) -> dict:
+        return {"id": f"o{i}", "type": "station_offline", "stations": ["XT_TOWN"], "cause": cause,
+                "start": f"2026-07-0{i}T02:00:00Z", "end": f"2026-07-0{i}T03:00:00Z"}
+
+    seen = {"id": "a", "kind": "station_offline", "station": "XT_TOWN", "start": "2026-07-01T02:00:00Z",
+            "raised_at": "2026-07-01T02:15:00Z"}
+    r = score([outage(1, "power"), outage(2, "link"), outage(3, "power")], [seen], station_days=3)
+    assert r.by_type["station_offline"].by_cause == {"power": [2, 1], "link": [1, 0]}
+
+
 def _plant(add) -> list:
     """Seven hours of a sewage plant's outfall every 5 min, ``add(t)`` on top of the base."""
     _, events = run(stream(["OF_XT_WWTP"], 7, lambda sid, t: add(t)))
