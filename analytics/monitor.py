@@ -51,6 +51,7 @@ CHEMISTRY = ("cond", "nh3n", "cod", "codmn", "tp")
 # Dissolved markers of wastewater. Particles alone (turbidity with TP and COD_Mn bound to
 # them) come from runoff, resuspension or sediment in a sample line, not from a pipe.
 DISSOLVED = ("cond", "nh3n")
+STEP_MARKERS = (*CHEMISTRY, "do")  # the step rule also weighs DO going down
 # Smallest change that can count, whatever the baseline's spread: of the order of the
 # instruments' resolution/repeatability, so a very quiet baseline cannot make noise an event.
 MIN_SCALE = {"cond": 8.0, "nh3n": 0.05, "cod": 1.0, "codmn": 0.3, "tp": 0.01, "turb": 2.0,
@@ -101,6 +102,9 @@ class MonitorConfig:
     # Conductivity at this multiple of its dry-weather median is wastewater: the conservative
     # end of the "1.5–2 × baseline" jump of standards.md §7.1 [M]; runoff dilutes salts.
     storm_sewage_cond_ratio: float = 2.0
+    # A storm recession, for the dilution-reversed rule: the flow at most this share of what it
+    # was three samples before.
+    recession_flow_ratio: float = 0.8
     outfall_flow_l_s: float = 1.0  # flow at a rain outfall above this is a discharge
     stuck_samples: int = 12
     offline_intervals: float = 3.0
@@ -149,6 +153,7 @@ class _StationState:
     o3_hours: dict[int, float] = field(default_factory=dict)
     storm_spell: datetime | None = None  # the storm the storm baselines belong to
     storm: dict[str, deque] = field(default_factory=dict)  # recent course of the open storm, per parameter
+    storm_last: deque = field(default_factory=lambda: deque(maxlen=3))  # the storm's last snapshots, as they were
     protect_since: datetime | None = None
     runs: dict[str, list] = field(default_factory=dict)  # param -> [value, run length]
     move_rate: dict[str, float] = field(default_factory=dict)  # EWMA of "value changed"
@@ -395,11 +400,16 @@ class Monitor:
         turbid = zs.get("turb", 0.0) >= c.z_rise
         count = DISSOLVED if turbid else CHEMISTRY
         rise = {p: z for p in params if p in count and (z := zs.get(p, 0.0)) >= c.z_support}
+        lead = max(rise.values(), default=0.0)
+        if with_do and rise and -zs.get("do", 0.0) >= c.z_support:
+            # DO falling beside the chemistry is evidence too (wastewater's oxygen demand),
+            # never the lead: DO also falls every night on its own.
+            rise["do"] = -zs["do"]
         ev = sorted(rise.values(), reverse=True)
         signature = (
             len(ev) >= c.min_rises
             and any(p in DISSOLVED for p in rise)
-            and ev[0] >= c.z_rise
+            and lead >= c.z_rise
             and sum(ev) >= c.min_rises * c.z_rise
             and not (ev[0] >= c.z_fault and ev[1] < Z_SUPPORT)
         )
@@ -431,7 +441,7 @@ class Monitor:
         risen: list[str] = []
         if not wet and any(zs.get(p, 0.0) >= c.z_support for p in DISSOLVED):
             steps: dict[str, float] = {}
-            for p in CHEMISTRY:
+            for p in STEP_MARKERS:
                 v, w = snap.get(p), st.course.get(p)
                 if v is None or w is None or len(w) < n or st.move_rate.get(p, 0.0) <= 0.7:
                     continue
@@ -443,14 +453,15 @@ class Monitor:
                                                         float(np.median(np.abs(a - pre_med))))
                 # A median's variance is pi/2 that of a mean, for normal noise.
                 se = max(sigma, MIN_SCALE.get(p, 0.0)) * math.sqrt(math.pi / 2 * (1 / c.step_after + 1 / c.step_before))
-                steps[p] = (post[len(post) // 2] - pre_med) / se
-            count = DISSOLVED if zs.get("turb", 0.0) >= c.z_rise else CHEMISTRY
+                # DO falls where wastewater comes in (its oxygen demand): a step down is evidence.
+                steps[p] = (post[len(post) // 2] - pre_med) / se * (-1.0 if p == "do" else 1.0)
+            count = (*DISSOLVED, "do") if zs.get("turb", 0.0) >= c.z_rise else STEP_MARKERS
             rise = {p: z for p, z in steps.items() if p in count and z >= c.z_support}
             ev = sorted(rise.values(), reverse=True)
             if (len(ev) >= c.min_rises and any(p in DISSOLVED and z >= c.z_rise for p, z in rise.items())
                     and sum(ev) >= c.min_rises * c.z_rise):
                 risen = sorted(rise, key=lambda p: -rise[p])
-        for p in CHEMISTRY:
+        for p in STEP_MARKERS:
             v = snap.get(p)
             if v is not None:
                 w = st.course.get(p)
@@ -773,6 +784,8 @@ class Monitor:
           flush and the recession move steadily next to a pipe being opened; the window
           needs ``storm_min_samples`` samples of the outfall flowing, so the flush becomes
           part of it, and a plume is kept out of it.
+        - In the recession, NH3-N and another marker rising while the flow falls
+          (:meth:`_dilution_reversed`): runoff's concentrations do not do that.
         - With no dry-weather baseline yet (a new station, data that begins in a storm),
           NH3-N at sewage level jumping against the storm's course with another marker
           beside it.
@@ -780,6 +793,7 @@ class Monitor:
         c = self.config
         if st.storm_spell != self._spell_start:
             st.storm_spell, st.storm = self._spell_start, {}
+            st.storm_last.clear()
         dry = st.baselines.get("nh3n")
         nh3n = snap.get("nh3n")
         has_dry = dry is not None and len(dry) >= c.min_history
@@ -801,10 +815,13 @@ class Monitor:
                 risen = [p for p, z in steps.items() if z >= c.z_rise]
                 if "nh3n" not in risen:
                     risen = []
+            if len(risen) < c.min_rises:
+                risen = self._dilution_reversed(st, snap)
         elif not has_dry and nh3n is not None and nh3n >= c.storm_sewage_nh3n:
             steps = self._storm_steps(st, snap)
             if steps.get("nh3n", 0.0) >= c.z_rise:
                 risen = [p for p, z in steps.items() if z >= c.z_support]
+        st.storm_last.append(dict(snap))
         flowing = snap.get("flow", c.outfall_flow_l_s + 1.0) > c.outfall_flow_l_s
         if len(risen) < c.min_rises:
             risen = []
@@ -818,6 +835,28 @@ class Monitor:
                         w = st.storm[p] = deque(maxlen=c.storm_window)
                     w.append(snap[p])
         return risen
+
+    def _dilution_reversed(self, st: _StationState, snap: dict[str, float]) -> list[str]:
+        """Sewage let into a receding storm flow: NH3-N and another marker rising while the
+        outfall's flow falls. In the recession runoff's load (flow × concentration) falls at
+        least as fast as its flow, so its concentrations hold or fall; a pipe adds a load of
+        its own, which the falling flow dilutes less and less, so they rise. Against the
+        sample three intervals back: flow down to ``recession_flow_ratio`` of it or less,
+        NH3-N up by ``z_rise`` times its ``MIN_SCALE``, and conductivity, COD or TP up by as
+        much of theirs. Only looked at with NH3-N already ``storm_nh3n_excess`` above dry
+        weather, as every storm rule."""
+        c = self.config
+        if len(st.storm_last) < 3:
+            return []
+        old = st.storm_last[0]
+        q0, q, n0, n = old.get("flow"), snap.get("flow"), old.get("nh3n"), snap.get("nh3n")
+        if q0 is None or q is None or n0 is None or n is None:
+            return []
+        if not c.outfall_flow_l_s < q <= c.recession_flow_ratio * q0 or n - n0 < c.z_rise * MIN_SCALE["nh3n"]:
+            return []
+        rose = [p for p in ("cond", "cod", "tp") if p in snap and p in old
+                and snap[p] - old[p] >= c.z_rise * MIN_SCALE.get(p, 0.0)]
+        return ["nh3n", *rose] if rose else []
 
     def _storm_steps(self, st: _StationState, snap: dict[str, float]) -> dict[str, float]:
         """Each chemistry marker's jump from the storm's course, in units of how much the

@@ -219,6 +219,22 @@ def test_small_plume_of_moderate_rises_is_a_discharge() -> None:
     assert not _raised(events, "sensor_fault")
 
 
+@pytest.mark.parametrize("do_drop", [0.8, 0.0])
+def test_conductivity_up_with_do_down_is_a_discharge_conductivity_alone_is_not(do_drop: float) -> None:
+    # Between two results of the hourly analysers only the probes see a plume: conductivity
+    # +70 µS/cm (about 7 times its spread) and DO down 0.8 mg/L (about 3 times its). DO falling
+    # beside the salts is evidence of wastewater; conductivity alone is not enough.
+    def plume(sid: str, t: datetime) -> dict:
+        return {"cond": 70.0, "do": -do_drop} if sid == "XT_TOWN" and between(t, T1, 90) else {}
+
+    raised = _raised(run(stream(["XT_TOWN"], 9, plume))[1])
+    if do_drop:
+        (a,) = raised
+        assert {"cond", "do"} <= set(a.parameters) and a.start <= T1 + timedelta(minutes=10)
+    else:
+        assert raised == []
+
+
 def test_same_chemistry_with_turbidity_is_particles_not_a_discharge() -> None:
     # Stirred sediment carries TP with it: with turbidity up, TP is no evidence of sewage.
     def stirred(sid: str, t: datetime) -> dict:
@@ -275,11 +291,13 @@ RAIN_OUTFALLS = ["OF_TZ_RAIN", "OF_XT_RAIN", "OF_YZ_RAIN", "OF_JZ_RAIN"]
 
 
 def storm_readings(sewage, hours: float = 14, storm_at: float = 6.0, seed: int = 3,
-                   runoff_after: float = 0.0, flush_nh3n: float = 1.5, flush_salt: float = 0.0) -> list[Reading]:
+                   runoff_after: float = 0.0, flush_nh3n: float = 1.5, flush_salt: float = 0.0,
+                   recession_min: float = 240.0) -> list[Reading]:
     """Every rain outfall, 5-min data; rain from ``storm_at`` h, the outfalls' runoff from
     ``runoff_after`` minutes later: first flush (COD, turbidity up, NH3-N ``flush_nh3n`` mg/L, salts
-    washed off the pipes ``flush_salt`` µS/cm, for 20 min), then a recession with
-    conductivity falling steadily. ``sewage(sid, t) -> dict`` adds a discharge."""
+    washed off the pipes ``flush_salt`` µS/cm, for 20 min), then a recession (flow falling with
+    time constant ``recession_min``) with conductivity falling steadily. ``sewage(sid, t) ->
+    dict`` adds a discharge."""
     g = np.random.default_rng(seed)
     t_rain = T0 + timedelta(hours=storm_at)
     t_storm = t_rain + timedelta(minutes=runoff_after)
@@ -292,7 +310,7 @@ def storm_readings(sewage, hours: float = 14, storm_at: float = 6.0, seed: int =
             v = dict(OUTFALL)
             flow = 0.0
             if wet_min >= 0:
-                flow = 150.0 * np.exp(-wet_min / 240)
+                flow = storm_flow(wet_min, recession_min)
                 flush = 1.0 if wet_min < 20 else np.exp(-(wet_min - 20) / 40)
                 v["cod"] += 60 * flush
                 v["turb"] += 80 * flush
@@ -308,9 +326,36 @@ def storm_readings(sewage, hours: float = 14, storm_at: float = 6.0, seed: int =
     return out
 
 
-def test_first_flush_at_every_rain_outfall_is_not_a_discharge() -> None:
-    _, events = run(storm_readings(lambda sid, t: {}))
+def storm_flow(wet_min: float, recession_min: float = 240.0) -> float:
+    return float(150.0 * np.exp(-wet_min / recession_min))
+
+
+@pytest.mark.parametrize("recession_min", [240.0, 40.0])
+def test_first_flush_at_every_rain_outfall_is_not_a_discharge(recession_min: float) -> None:
+    _, events = run(storm_readings(lambda sid, t: {}, recession_min=recession_min))
     assert not _raised(events)
+
+
+def test_sewage_into_a_receding_storm_flow_is_caught_as_the_flow_falls() -> None:
+    # A strong first flush and a storm that ends quickly (flow falls by half in 30 min).
+    # Half an hour in, while the storm's course is still being learnt, a pipe lets 6 L/s of
+    # sewage (NH3-N 30 mg/L, 1000 µS/cm, COD 300 mg/L) into the outfall: mixed into the
+    # runoff it adds little at first, then more and more as the runoff dries up. Runoff's
+    # concentrations do not rise while its flow falls.
+    t_rain = T0 + timedelta(hours=6)
+    t_open = t_rain + timedelta(minutes=30)
+
+    def sewage(s: str, t: datetime) -> dict:
+        if s != "OF_XT_RAIN" or not between(t, t_open, 120):
+            return {}
+        q = storm_flow((t - t_rain).total_seconds() / 60, 40.0)
+        share = 6.0 / (q + 6.0)
+        return {"nh3n": 30.0 * share, "cond": 600.0 * share, "cod": 270.0 * share, "flow": 6.0}
+
+    readings = storm_readings(sewage, recession_min=40.0, flush_nh3n=3.0, flush_salt=300)
+    (a,) = _raised(run(readings)[1])
+    assert a.station == "OF_XT_RAIN" and "nh3n" in a.parameters
+    assert a.start <= t_open + timedelta(minutes=15)
 
 
 def test_a_first_flush_arriving_after_the_rain_began_is_not_a_discharge() -> None:
