@@ -13,7 +13,9 @@ scenario with the same seed always gives the same readings and the same ground t
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -210,3 +212,22 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
         )
     except KeyError as err:
         raise ScenarioError(f"{where}: missing required key {err}") from err
+
+
+def for_network(sc: Scenario, registry: Mapping[str, object]) -> tuple[Scenario, list[str]]:
+    """The scenario for this network, and the stations of scripted events left out. A
+    scenario's scripted events name stations of the network it was written for; on another
+    network (``--stations``) they are left out, and the random and hard events, drawn from the
+    registry given, make the month.
+
+    >>> from envmon.paths import ROOT
+    >>> from envmon.stations import load_registry
+    >>> reg = load_registry(ROOT / "tests/data/networks/plain_county.toml")
+    >>> sc, left_out = for_network(load_scenario("month"), reg)
+    >>> sc.scripted, left_out
+    ((), ['OF_LX_IND'])
+    """
+    foreign = [e for e in sc.scripted if e.station is not None and e.station not in registry]
+    if foreign:
+        sc = dataclasses.replace(sc, scripted=tuple(e for e in sc.scripted if e not in foreign))
+    return sc, sorted({str(e.station) for e in foreign})

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import math
 import time
@@ -49,26 +48,6 @@ def _driver_only(path: Path) -> tuple[int, float]:
     return n, time.perf_counter() - t0
 
 
-def for_network(sc, registry):
-    """The scenario for this network, and the stations of scripted events left out. A
-    scenario's scripted events name stations of the network it was written for; on another
-    network (``--stations``) they are left out, and the random and hard events, drawn from the
-    registry given, make the month.
-
-    >>> from envmon.paths import ROOT
-    >>> from envmon.stations import load_registry
-    >>> from firmware_sim.scenario import load_scenario
-    >>> reg = load_registry(ROOT / "tests/data/networks/plain_county.toml")
-    >>> sc, left_out = for_network(load_scenario("month"), reg)
-    >>> sc.scripted, left_out
-    ((), ['OF_LX_IND'])
-    """
-    foreign = [e for e in sc.scripted if e.station is not None and e.station not in registry]
-    if foreign:
-        sc = dataclasses.replace(sc, scripted=tuple(e for e in sc.scripted if e not in foreign))
-    return sc, sorted({str(e.station) for e in foreign})
-
-
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -76,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     from envmon.replay import replay
     from envmon.stations import load_registry
     from firmware_sim.engine import generate
-    from firmware_sim.scenario import load_scenario
+    from firmware_sim.scenario import for_network, load_scenario
 
     registry = load_registry(args.stations)
     sc = load_scenario(args.scenario)

@@ -71,6 +71,13 @@ def run(args: argparse.Namespace) -> int:
         import dataclasses
 
         scenario = dataclasses.replace(scenario, seed=args.seed)
+    if args.stations:
+        from firmware_sim.scenario import for_network
+
+        scenario, foreign = for_network(scenario, registry)
+        if foreign:
+            print(f"envmon sim: scenario {scenario.name}: scripted events at stations not in {args.stations} "
+                  f"left out: {', '.join(foreign)}", file=sys.stderr)
     if args.action == "plots":
         from firmware_sim.plots import make_plots
 
