@@ -254,6 +254,9 @@ def test_hj212_loggers_deliver_through_the_gateway(mqtt, tmp_path) -> None:
             ),
         ),
     )
+    # The MQTT nodes' readings need a subscriber: the broker answers a publish nobody takes
+    # with "no matching subscribers", and the nodes keep such readings on disk to resend.
+    col = Collector(mqtt, list(base.values()))
     try:
         stats = run_live(
             sc,
@@ -266,6 +269,7 @@ def test_hj212_loggers_deliver_through_the_gateway(mqtt, tmp_path) -> None:
             hj212=("127.0.0.1", box["gw"].port),
         )
     finally:
+        col.stop()
         box["loop"].call_soon_threadsafe(box["stop"].set)
         th.join(10)
     assert stats.failed == 0 and stats.published_readings == stats.produced_readings
