@@ -13,10 +13,9 @@ scenario with the same seed always gives the same readings and the same ground t
 
 from __future__ import annotations
 
-import dataclasses
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -229,5 +228,5 @@ def for_network(sc: Scenario, registry: Mapping[str, object]) -> tuple[Scenario,
     """
     foreign = [e for e in sc.scripted if e.station is not None and e.station not in registry]
     if foreign:
-        sc = dataclasses.replace(sc, scripted=tuple(e for e in sc.scripted if e not in foreign))
+        sc = replace(sc, scripted=tuple(e for e in sc.scripted if e not in foreign))
     return sc, sorted({str(e.station) for e in foreign})

@@ -113,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
     if causes:
         # A link outage is stored and forwarded: the readings file has no gap for it, so a
         # replay cannot see it; live, silence is judged on the driver's clock (tested in
-        # tests/integration/test_sim_live.py). Power outages lose the readings.
+        # tests/e2e/test_pipeline.py). Power outages lose the readings.
         print("station_offline by cause: " + ", ".join(
             f"{c} {d}/{n}" + (" (stored and forwarded: no gap in the file, seen live only)" if c == "link" else "")
             for c, (n, d) in sorted(causes.items())))
