@@ -54,7 +54,7 @@ from dashboards.standards import (
     load_class_limits,
     load_noise_standard,
 )
-from envmon.alerts import KIND_ZH, SEVERITIES
+from envmon.alerts import KIND_ZH, SEVERITIES, SEVERITY_ZH
 from envmon.params import load_parameters
 from envmon.paths import STANDARDS_DIR
 from envmon.stations import JURISDICTION_ZH, NOISE_ZONES, Registry, Station
@@ -74,7 +74,6 @@ WATER_KEY_PARAMETERS = ("do", "codmn", "nh3n", "tp", "tn", "cod", "ph", "temp", 
 BOUNDARY_PARAMETERS = ("do", "codmn", "nh3n", "tp", "tn", "ph", "cond", "flow")
 AIR_POLLUTANTS = ("pm25", "pm10", "so2", "no2", "o3", "co")
 MEDIUM_ZH = {"water": "水", "noise": "声", "air": "气"}
-SEVERITY_ZH = {"info": "提示", "warning": "警告", "critical": "严重"}
 SEVERITY_COLOR = {"info": "blue", "warning": "orange", "critical": "red"}
 ZONE_ZH = {"0": "0类（康复疗养区）", "1": "1类（居住文教区）", "2": "2类（商住混合区）",
            "3": "3类（工业区）", "4a": "4a类（交通干线两侧）", "4b": "4b类（铁路干线两侧）"}

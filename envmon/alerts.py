@@ -36,6 +36,7 @@ KIND_ZH = {
     "anomaly": "数据异常",
 }
 SEVERITIES = ("info", "warning", "critical")
+SEVERITY_ZH = {"info": "提示", "warning": "警告", "critical": "严重"}
 
 
 class AlertError(ValueError):

@@ -18,7 +18,7 @@ from typing import TextIO
 
 from tqdm import tqdm
 
-from envmon.alerts import KIND_ZH, Event
+from envmon.alerts import KIND_ZH, SEVERITY_ZH, Event
 from envmon.influx import InfluxClient, InfluxError
 from envmon.mqttio import MqttError, wait_for_broker
 from envmon.params import load_parameters
@@ -98,12 +98,14 @@ def run_demo(*, scenario: str, speed: float, settings_file: str | None, keep: bo
         if e.type == "cleared" or (e.type == "updated" and a.kind != "illegal_discharge"):
             return
         with lock:
-            when = a.start.astimezone(CST).strftime("%m-%d %H:%M")
+            # A raise shows when the condition began; an update shows when it changed.
+            at = a.start if e.type == "raised" else (a.last_seen or a.start)
+            when = at.astimezone(CST).strftime("%m-%d %H:%M")
             src = f" 疑似来源={a.suspected_source} 置信度={a.confidence:.2f}" if a.suspected_source else ""
             tag = {"raised": "告警", "updated": "更新"}[e.type]
             # tqdm.write keeps the progress bar on its own line under the alerts
             tqdm.write(f"  [{tag}] {when} {a.station_name or a.station} {KIND_ZH[a.kind]}({a.kind}) "
-                       f"{','.join(a.parameters)}{src}", file=out)
+                       f"{SEVERITY_ZH[a.severity]} {','.join(a.parameters)}{src}", file=out)
 
     # The simulated clock: the time of the latest instant the nodes sampled.
     sim_now: list[datetime] = [datetime.fromtimestamp((sc.live_from or sc.start).timestamp(), UTC)]

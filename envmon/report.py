@@ -39,7 +39,7 @@ from typing import Any
 
 from analytics.standards import gb3838
 from envmon.alerting.store import AlertStore, StoredAlert
-from envmon.alerts import KIND_ZH
+from envmon.alerts import KIND_ZH, SEVERITY_ZH
 from envmon.history import HistoryError, HistoryRequest, iter_rows, month_bounds, plan
 from envmon.influx import InfluxClient
 from envmon.params import load_parameters
@@ -50,7 +50,6 @@ CJK_FONTS = ("WenQuanYi Micro Hei", "WenQuanYi Zen Hei", "Noto Sans CJK SC", "No
              "Source Han Sans SC", "Droid Sans Fallback", "SimHei", "Microsoft YaHei", "AR PL UMing CN")
 CLASS_COLOURS = {1: "#4fc3f7", 2: "#1e88e5", 3: "#43a047", 4: "#fdd835", 5: "#fb8c00", 6: "#e53935"}
 NO_DATA_COLOUR = "#e0e0e0"
-SEVERITY_ZH = {"info": "提示", "warning": "警告", "critical": "严重"}
 STATUS_ZH = {"open": "待处理", "acknowledged": "已确认", "dispatched": "已派单", "resolved": "已处置",
              "closed": "已关闭"}
 # Below this share of the month's hours with data the monthly class is marked as indicative.

@@ -53,14 +53,13 @@ from email.message import EmailMessage
 from typing import Any, Protocol, runtime_checkable
 
 from envmon.alerting.store import StoredAlert
-from envmon.alerts import KIND_ZH, Alert
+from envmon.alerts import KIND_ZH, SEVERITY_ZH, Alert
 from envmon.mqttio import MqttConfig, MqttError, Publisher
 from envmon.params import load_parameters
 from envmon.stations import JURISDICTION_ZH, Registry, RegistryError, load_registry
 from envmon.timeutil import to_cst
 from envmon.topics import alert_topic
 
-SEVERITY_ZH = {"info": "提示", "warning": "警告", "critical": "严重"}
 WEBHOOK_FLAVORS = ("webhook", "dingtalk", "wecom", "feishu")
 # Vendor error codes that mean "too many messages, try later" (rate limits).
 _RATE_LIMIT_CODES = {130101, 45009, 9499, 11232}
