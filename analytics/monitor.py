@@ -105,6 +105,13 @@ class MonitorConfig:
     # A storm recession, for the dilution-reversed rule: the flow at most this share of what it
     # was three samples before.
     recession_flow_ratio: float = 0.8
+    # Salt against the rain: rain carries almost no salts, so while a storm flows a rain
+    # outfall's conductivity holds or falls. Conductivity this share above where the storm's
+    # water was over its last three samples, with the flow not falling, and NH3-N, COD or TP
+    # as much above theirs, is wastewater let in (industrial effluent carries little NH3-N,
+    # so the NH3-N gate of the other storm rules would let it through). Judged after
+    # ``storm_min_samples`` of the outfall flowing: the first flush washes salts too.
+    storm_salt_jump: float = 0.25
     outfall_flow_l_s: float = 1.0  # flow at a rain outfall above this is a discharge
     stuck_samples: int = 12
     offline_intervals: float = 3.0
@@ -821,6 +828,8 @@ class Monitor:
             steps = self._storm_steps(st, snap)
             if steps.get("nh3n", 0.0) >= c.z_rise:
                 risen = [p for p, z in steps.items() if z >= c.z_support]
+        if len(risen) < c.min_rises:
+            risen = self._salt_against_rain(st, snap)
         st.storm_last.append(dict(snap))
         flowing = snap.get("flow", c.outfall_flow_l_s + 1.0) > c.outfall_flow_l_s
         if len(risen) < c.min_rises:
@@ -857,6 +866,33 @@ class Monitor:
         rose = [p for p in ("cond", "cod", "tp") if p in snap and p in old
                 and snap[p] - old[p] >= c.z_rise * MIN_SCALE.get(p, 0.0)]
         return ["nh3n", *rose] if rose else []
+
+    def _salt_against_rain(self, st: _StationState, snap: dict[str, float]) -> list[str]:
+        """Wastewater in a flowing storm, by its salts (see ``storm_salt_jump``): conductivity
+        up by that share over the lowest of the storm's last three samples (its course, the
+        plume kept out of it), the flow not falling over the last three samples, and NH3-N,
+        COD or TP up as much and above the outfall's dry-weather level. As the flow falls
+        back to dry weather the outfall's own salty water returns: neither of those holds."""
+        c = self.config
+        q = snap.get("flow")
+        before = [old.get("flow") for old in st.storm_last]
+        if q is None or q <= c.outfall_flow_l_s or not before or None in before \
+                or q < c.recession_flow_ratio * max(before):
+            return []
+        risen = []
+        for p in ("cond", "nh3n", "cod", "tp"):
+            w, v = st.storm.get(p), snap.get(p)
+            if v is None or w is None or len(w) < c.storm_min_samples:
+                continue
+            ref = min(list(w)[-3:])
+            if v - ref < max(c.storm_salt_jump * abs(ref), c.z_rise * MIN_SCALE.get(p, 0.0)):
+                continue
+            # Beside the salts, the marker must also stand out of the outfall's own
+            # dry-weather water: that water coming back as a storm ends is not a discharge.
+            if p != "cond" and (self._z(st, p, v) or 0.0) < c.z_rise:
+                continue
+            risen.append(p)
+        return risen if "cond" in risen and len(risen) >= c.min_rises else []
 
     def _storm_steps(self, st: _StationState, snap: dict[str, float]) -> dict[str, float]:
         """Each chemistry marker's jump from the storm's course, in units of how much the

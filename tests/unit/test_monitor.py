@@ -384,6 +384,33 @@ def test_sewage_opened_in_a_storm_recession_is_caught_against_the_storm_course()
     assert t_open <= a.last_seen <= t_open + timedelta(minutes=10)
 
 
+def test_industrial_effluent_in_a_flowing_storm_is_caught_by_its_salts() -> None:
+    # Two hours into the storm a factory lets 15 L/s of effluent into the rain outfall:
+    # salts and COD, little NH3-N (+0.3 mg/L), so the NH3-N gate of the sewage rules does
+    # not open. Runoff only dilutes salts; conductivity up by half with the flow steady is
+    # something other than rain.
+    t_open = T0 + timedelta(hours=8)
+    a = storm_alert("OF_JZ_RAIN", t_open, 60, {"cond": 250.0, "cod": 80.0, "nh3n": 0.3, "flow": 15.0})
+    assert {"cond", "cod"} <= set(a.parameters)
+    assert t_open <= a.last_seen <= t_open + timedelta(minutes=10)
+
+
+def test_the_outfalls_own_water_returning_as_a_storm_ends_is_not_a_discharge() -> None:
+    # A short storm: the runoff is gone in three hours, and each outfall's own dry-weather
+    # water, salty (420 µS/cm against the storm's 170), seeps back over the next hours.
+    # Eight hours in, a trickle just over the meter's 1 L/s starts: against the storm's
+    # last samples, hours old, its conductivity stands a third higher, and NH3-N, which the
+    # runoff had diluted too, by nearly half. Neither is above the outfall's dry-weather level.
+    def own_water(sid: str, t: datetime) -> dict:
+        wet_min = (t - (T0 + timedelta(hours=6))).total_seconds() / 60
+        if wet_min < 0:
+            return {}
+        seep = {"cond": 250.0 * (1 - np.exp(-wet_min / 300)), "nh3n": -0.8 * np.exp(-wet_min / 300)}
+        return {**seep, "flow": 1.3} if wet_min >= 470 else seep
+
+    assert not _raised(run(storm_readings(own_water, hours=16, recession_min=30.0))[1])
+
+
 def test_discharge_begun_before_the_rain_goes_on_being_seen() -> None:
     t_open = T0 + timedelta(hours=6) - timedelta(minutes=5)  # one sample before the storm
     a = storm_alert("OF_TZ_RAIN", t_open, 60, {"nh3n": 40.0, "cond": 900.0, "cod": 500.0, "flow": 20.0})
