@@ -122,6 +122,39 @@ def test_station_offline_raised_then_closed_by_backfill(minutes_silent: int) -> 
         assert off == []
 
 
+def _losing(missing) -> list[Event]:
+    """Events of an 8-h stream where XT_TOWN's sampling instant number ``i`` (5 min apart,
+    from T1) is lost when ``missing(i)``; TZ_TOWN reports throughout."""
+    def ok(r: Reading) -> bool:
+        i = int((r.time - T1).total_seconds() // 300)
+        return not (r.station == "XT_TOWN" and r.time >= T1 and missing(i))
+
+    return run([r for r in stream(["XT_TOWN", "TZ_TOWN"], 8, lambda s, t: {}) if ok(r)])[1]
+
+
+def test_records_lost_here_and_there_are_a_fault_for_maintenance() -> None:
+    # From T1 one record in three is lost: a loose connector, a logger resetting. No gap is
+    # long enough for station_offline, but an hour keeps 40 min of data, too few for an
+    # hourly value.
+    events = _losing(lambda i: i % 3 == 1)
+    (a,) = [e.alert for e in events if e.type == "raised" and e.alert.kind == "sensor_fault"]
+    assert a.station == "XT_TOWN" and a.details["patterns"] == ["dropouts"]
+    assert "数据间断" in a.message
+    assert T1 <= a.last_seen <= T1 + timedelta(minutes=60)
+    assert not [e for e in events if e.alert.kind in ("station_offline", "illegal_discharge")]
+
+
+@pytest.mark.parametrize("pattern", ["one_an_hour", "an_outage"])
+def test_a_rare_lost_record_or_an_outage_is_no_dropout_fault(pattern: str) -> None:
+    # One record lost an hour is within what an hourly value allows; a 30-min outage is a
+    # station_offline of its own, not records lost here and there.
+    missing = (lambda i: i % 12 == 5) if pattern == "one_an_hour" else (lambda i: 12 <= i < 18)
+    events = _losing(missing)
+    assert not [e for e in events if e.type == "raised" and e.alert.kind == "sensor_fault"]
+    offline = [e for e in events if e.type == "raised" and e.alert.kind == "station_offline"]
+    assert len(offline) == (1 if pattern == "an_outage" else 0)
+
+
 def _driver_monitor() -> Monitor:
     return Monitor(REG, MonitorConfig(offline_clock="driver"))
 
