@@ -114,6 +114,7 @@ class MonitorConfig:
     storm_salt_jump: float = 0.25
     outfall_flow_l_s: float = 1.0  # flow at a rain outfall above this is a discharge
     stuck_samples: int = 12
+    spike_count: int = 3  # single-sample spikes within 2 h that make a fault
     offline_intervals: float = 3.0
     # Dropouts: a station that keeps reporting but loses records here and there. Over the
     # last ``dropout_window`` of its sampling instants, more than ``dropout_share`` missing
@@ -506,13 +507,15 @@ class Monitor:
             scale = max(b.mad(), MIN_SCALE.get(p, 0.0))
             if (mid - a) > self.config.z_fault * scale and (mid - c) > self.config.z_fault * scale \
                     and abs(c - a) < 2 * self.config.z_rise * scale:
-                st.spikes.append(t)
+                st.spikes.append((t, p))
         window = timedelta(hours=2)
-        recent = [x for x in st.spikes if t - x <= window]
-        if len(recent) >= 3:
+        recent = [p for x, p in st.spikes if t - x <= window]
+        if len(recent) >= self.config.spike_count:
+            spiked = tuple(dict.fromkeys(recent))
             st.faults.append(Condition(
-                st.station.id, st.station.medium, "sensor_fault", tuple(p for p in snap if p in SPIKE_PARAMS), "info",
-                f"{st.station.name} 2小时内 {len(recent)} 次单点尖峰后立即回落，疑似传感器/供电干扰",
+                st.station.id, st.station.medium, "sensor_fault", spiked, "info",
+                f"{st.station.name} 2小时内 {len(recent)} 次单点尖峰后立即回落（{','.join(spiked)}），"
+                "疑似传感器/供电干扰",
                 details={"pattern": "spikes", "count": len(recent)}))
 
     def _stuck(self, st: _StationState, snap: dict[str, float]) -> None:

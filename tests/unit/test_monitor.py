@@ -122,6 +122,20 @@ def test_station_offline_raised_then_closed_by_backfill(minutes_silent: int) -> 
         assert off == []
 
 
+def test_single_sample_spikes_again_and_again_are_a_fault_of_that_sensor() -> None:
+    # The turbidity probe at XT_TOWN reads five times the river for one sample, then comes
+    # straight back, every 25 min: an optical or electrical fault, not the river.
+    def spikes(sid: str, t: datetime) -> dict:
+        k = (t - T1).total_seconds() / 300
+        return {"turb": 4 * BASE["turb"]} if sid == "XT_TOWN" and 0 <= k < 36 and k % 5 == 0 else {}
+
+    _, events = run(stream(["XT_TOWN", "TZ_TOWN"], 10, spikes))
+    (a,) = [e.alert for e in events if e.type == "raised" and e.alert.kind == "sensor_fault"]
+    assert a.station == "XT_TOWN" and a.parameters == ("turb",)
+    assert a.details["patterns"] == ["spikes"]
+    assert not [e for e in events if e.alert.kind == "illegal_discharge"]
+
+
 def _losing(missing) -> list[Event]:
     """Events of an 8-h stream where XT_TOWN's sampling instant number ``i`` (5 min apart,
     from T1) is lost when ``missing(i)``; TZ_TOWN reports throughout."""
