@@ -172,6 +172,7 @@ class _StationState:
     storm_spell: datetime | None = None  # the storm the storm baselines belong to
     storm: dict[str, deque] = field(default_factory=dict)  # recent course of the open storm, per parameter
     storm_last: deque = field(default_factory=lambda: deque(maxlen=3))  # the storm's last snapshots, as they were
+    flow_run: int = 0  # samples in a row the outfall has been flowing, this one included
     protect_since: datetime | None = None
     runs: dict[str, list] = field(default_factory=dict)  # param -> [value, run length]
     move_rate: dict[str, float] = field(default_factory=dict)  # EWMA of "value changed"
@@ -869,10 +870,11 @@ class Monitor:
             steps = self._storm_steps(st, snap)
             if steps.get("nh3n", 0.0) >= c.z_rise:
                 risen = [p for p, z in steps.items() if z >= c.z_support]
+        flowing = snap.get("flow", c.outfall_flow_l_s + 1.0) > c.outfall_flow_l_s
+        st.flow_run = st.flow_run + 1 if flowing else 0
         if len(risen) < c.min_rises:
             risen = self._salt_against_rain(st, snap)
         st.storm_last.append(dict(snap))
-        flowing = snap.get("flow", c.outfall_flow_l_s + 1.0) > c.outfall_flow_l_s
         if len(risen) < c.min_rises:
             risen = []
             # The storm's course at this outfall starts when it flows: the samples before
@@ -915,6 +917,10 @@ class Monitor:
         COD or TP up as much and above the outfall's dry-weather level. As the flow falls
         back to dry weather the outfall's own salty water returns: neither of those holds."""
         c = self.config
+        if st.flow_run <= c.storm_min_samples:
+            # Its flush not yet past: flowing samples of an earlier shower in the same storm
+            # are no reference for this runoff's first minutes.
+            return []
         q = snap.get("flow")
         before = [old.get("flow") for old in st.storm_last]
         if q is None or q <= c.outfall_flow_l_s or not before or None in before \
