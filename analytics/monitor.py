@@ -114,7 +114,9 @@ class MonitorConfig:
     storm_salt_jump: float = 0.25
     outfall_flow_l_s: float = 1.0  # flow at a rain outfall above this is a discharge
     stuck_samples: int = 12
-    spike_count: int = 3  # single-sample spikes within 2 h that make a fault
+    # Single-sample spikes within 2 h that make a fault: each is at least z_fault out and
+    # back at once, which no river does; one is a bubble, two are a pattern.
+    spike_count: int = 2
     offline_intervals: float = 3.0
     # Dropouts: a station that keeps reporting but loses records here and there. Over the
     # last ``dropout_window`` of its sampling instants, more than ``dropout_share`` missing
