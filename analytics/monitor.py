@@ -802,7 +802,11 @@ class Monitor:
             st.alerted_at = t
         # A rain outfall's chemistry in and after a storm says nothing about its dry-weather
         # normal: keep storms out of its baseline, so the recession does not look like a rise.
-        self._learn(st, snap, t, protect=signature or wet)
+        # And wastewater is never a rain outfall's normal, however long it flows in dry
+        # weather: learnt after ``protect_max_s`` like a river's new regime, it would hide
+        # the next discharge there.
+        if not (s.outfall_type == "rain" and signature and not wet):
+            self._learn(st, snap, t, protect=signature or wet)
         return events
 
     def _signature_recent(self, st: _StationState, t: datetime) -> bool:

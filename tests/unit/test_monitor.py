@@ -438,6 +438,26 @@ def test_a_flush_after_an_earlier_shower_of_the_same_storm_is_not_a_discharge() 
     assert not _raised(run(readings)[1])
 
 
+def test_sewage_flowing_for_hours_in_dry_weather_never_becomes_a_rain_outfalls_normal() -> None:
+    # A cross-connection sends sewage out of OF_XT_RAIN for twelve hours in dry weather, stops
+    # for an hour, then starts again. Learnt as the outfall's normal after the first hours,
+    # the sewage would hide the second discharge.
+    g = np.random.default_rng(5)
+    t1, t2 = T0 + timedelta(hours=8), T0 + timedelta(hours=21)
+    sewage = {"cond": 350.0, "nh3n": 15.0, "cod": 170.0, "turb": 65.0}
+    readings = []
+    for i in range(23 * 12):
+        t = T0 + i * STEP
+        on = between(t, t1, 12 * 60) or between(t, t2, 45)
+        for p, v in OUTFALL.items():
+            x = v + (sewage[p] if on else 0.0)
+            readings.append(Reading("OF_XT_RAIN", t, p, round(x + g.normal(0, 0.01 * x), 3)))
+        readings.append(Reading("OF_XT_RAIN", t, "flow", 5.0 if on else 0.0))
+    events = run(readings)[1]
+    seen = [e.alert.last_seen for e in events if e.alert.kind == "illegal_discharge"]
+    assert seen and max(seen) >= t2
+
+
 def storm_alert(sid: str, t_open: datetime, minutes: float, add: dict):
     """The one discharge alert raised when ``add`` flows out of ``sid`` from ``t_open``."""
     def sewage(s: str, t: datetime) -> dict:
