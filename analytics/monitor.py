@@ -165,6 +165,7 @@ class _StationState:
     last_time: datetime | None = None
     intervals: deque = field(default_factory=lambda: deque(maxlen=9))
     cadence: deque = field(default_factory=lambda: deque(maxlen=48))  # longer record of intervals
+    cadence_s: float | None = None  # the station's own sampling interval, from ``cadence``
     gaps: deque = field(default_factory=deque)  # (time, sampling instants missed just before it)
     hour: datetime | None = None
     hour_sums: dict[str, list[float]] = field(default_factory=dict)
@@ -574,12 +575,18 @@ class Monitor:
         c = self.config
         if len(st.cadence) < c.dropout_window:
             return
-        cadence = sorted(st.cadence)[len(st.cadence) // 4]
+        if st.cadence_s is None or abs(gap - st.cadence_s) > 0.01 * st.cadence_s:
+            # Only an interval off the cadence can move its lower quartile: most snapshots
+            # come on time, and this runs for every one.
+            st.cadence_s = sorted(st.cadence)[len(st.cadence) // 4]
+        cadence = st.cadence_s
         if cadence <= 0:
             return
         missed = round(gap / cadence) - 1
         if 0 < missed < c.offline_intervals:
             st.gaps.append((t, missed))
+        if not st.gaps:
+            return
         span = timedelta(seconds=c.dropout_window * cadence)
         while st.gaps and t - st.gaps[0][0] >= span:
             st.gaps.popleft()
