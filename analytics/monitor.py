@@ -106,9 +106,10 @@ class MonitorConfig:
     # was three samples before.
     recession_flow_ratio: float = 0.8
     # Salt against the rain: rain carries almost no salts, so while a storm flows a rain
-    # outfall's conductivity holds or falls. Conductivity this share above where the storm's
-    # water was over its last three samples, with the flow not falling, and NH3-N, COD or TP
-    # as much above theirs, is wastewater let in (industrial effluent carries little NH3-N,
+    # outfall's conductivity holds or falls, and the salts it carries (flow × conductivity)
+    # never grow. Conductivity this share above where the storm's water was over its last
+    # three samples, with the flow not falling or else its salt load as much above theirs,
+    # and NH3-N, COD or TP as much above theirs, is wastewater let in (industrial effluent carries little NH3-N,
     # so the NH3-N gate of the other storm rules would let it through). Judged after
     # ``storm_min_samples`` of the outfall flowing: the first flush washes salts too.
     storm_salt_jump: float = 0.25
@@ -893,7 +894,7 @@ class Monitor:
             # The storm's course at this outfall starts when it flows: the samples before
             # its runoff arrives are still dry-weather water, and against them the first
             # flush would look like a step.
-            for p in CHEMISTRY if flowing else ():
+            for p in (*CHEMISTRY, "flow") if flowing else ():
                 if p in snap:
                     w = st.storm.get(p)
                     if w is None:
@@ -926,19 +927,21 @@ class Monitor:
     def _salt_against_rain(self, st: _StationState, snap: dict[str, float]) -> list[str]:
         """Wastewater in a flowing storm, by its salts (see ``storm_salt_jump``): conductivity
         up by that share over the lowest of the storm's last three samples (its course, the
-        plume kept out of it), the flow not falling over the last three samples, and NH3-N,
-        COD or TP up as much and above the outfall's dry-weather level. As the flow falls
-        back to dry weather the outfall's own salty water returns: neither of those holds."""
+        plume kept out of it), the flow not falling over the last three samples or else the
+        salt load (flow × conductivity) up by as much over theirs, and NH3-N, COD or TP up as much and above the outfall's dry-weather level. As the
+        flow falls back to dry weather the outfall's own salty water returns: its
+        conductivity rises, but its salt load does not, nor its NH3-N over dry weather."""
         c = self.config
         if st.flow_run <= c.storm_min_samples:
             # Its flush not yet past: flowing samples of an earlier shower in the same storm
             # are no reference for this runoff's first minutes.
             return []
-        q = snap.get("flow")
+        q, flows = snap.get("flow"), st.storm.get("flow")
         before = [old.get("flow") for old in st.storm_last]
-        if q is None or q <= c.outfall_flow_l_s or not before or None in before \
-                or q < c.recession_flow_ratio * max(before):
+        if q is None or q <= c.outfall_flow_l_s or flows is None or len(flows) < 3 or not before \
+                or None in before:
             return []
+        steady = q >= c.recession_flow_ratio * max(before)
         risen = []
         for p in ("cond", "nh3n", "cod", "tp"):
             w, v = st.storm.get(p), snap.get(p)
@@ -947,6 +950,16 @@ class Monitor:
             ref = min(list(w)[-3:])
             if v - ref < max(c.storm_salt_jump * abs(ref), c.z_rise * MIN_SCALE.get(p, 0.0)):
                 continue
+            if p == "cond" and not steady:
+                # With the flow falling, the salt load: as the runoff recedes the outfall's
+                # own water makes up more of the flow and its conductivity rises, but the
+                # salts it carries (flow × conductivity) do not grow; wastewater let in adds
+                # salts of its own.
+                if len(w) != len(flows):
+                    continue
+                load_ref = min(x * f for x, f in zip(list(w)[-3:], list(flows)[-3:]))
+                if v * q < (1.0 + c.storm_salt_jump) * load_ref:
+                    continue
             # Beside the salts, the marker must also stand out of the outfall's own
             # dry-weather water: that water coming back as a storm ends is not a discharge.
             if p != "cond" and (self._z(st, p, v) or 0.0) < c.z_rise:

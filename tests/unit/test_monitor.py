@@ -487,6 +487,22 @@ def test_industrial_effluent_in_a_flowing_storm_is_caught_by_its_salts() -> None
     assert t_open <= a.last_seen <= t_open + timedelta(minutes=10)
 
 
+def test_industrial_effluent_in_a_receding_storm_is_caught_by_its_salt_load() -> None:
+    # A quick storm: its flow halves every half hour. An hour in, with the flow falling by a
+    # tenth a sample, a factory lets effluent in (salts +250 µS/cm, COD +80 mg/L). The flow
+    # falls through it, so "conductivity up with the flow steady" never holds; but the
+    # salts the outfall carries (flow × conductivity) grow, which a recession never does.
+    t_open = T0 + timedelta(hours=7)
+
+    def effluent(sid: str, t: datetime) -> dict:
+        return {"cond": 250.0, "cod": 80.0, "nh3n": 0.3, "flow": 4.0} \
+            if sid == "OF_JZ_RAIN" and between(t, t_open, 40) else {}
+
+    (a,) = _raised(run(storm_readings(effluent, recession_min=40.0))[1])
+    assert a.station == "OF_JZ_RAIN" and {"cond", "cod"} <= set(a.parameters)
+    assert t_open <= a.last_seen <= t_open + timedelta(minutes=10)
+
+
 def test_the_outfalls_own_water_returning_as_a_storm_ends_is_not_a_discharge() -> None:
     # A short storm: the runoff is gone in three hours, and each outfall's own dry-weather
     # water, salty (420 µS/cm against the storm's 170), seeps back over the next hours.
