@@ -928,9 +928,10 @@ class Monitor:
         """Wastewater in a flowing storm, by its salts (see ``storm_salt_jump``): conductivity
         up by that share over the lowest of the storm's last three samples (its course, the
         plume kept out of it), the flow not falling over the last three samples or else the
-        salt load (flow × conductivity) up by as much over theirs, and NH3-N, COD or TP up as much and above the outfall's dry-weather level. As the
-        flow falls back to dry weather the outfall's own salty water returns: its
-        conductivity rises, but its salt load does not, nor its NH3-N over dry weather."""
+        salt load (flow × conductivity) up by as much over theirs, and NH3-N, COD or TP up
+        as much and above the outfall's dry-weather level. As the flow falls back to dry
+        weather the outfall's own salty water returns: its conductivity rises, but its salt
+        load does not, nor its NH3-N over dry weather."""
         c = self.config
         if st.flow_run <= c.storm_min_samples:
             # Its flush not yet past: flowing samples of an earlier shower in the same storm
@@ -957,7 +958,7 @@ class Monitor:
                 # salts of its own.
                 if len(w) != len(flows):
                     continue
-                load_ref = min(x * f for x, f in zip(list(w)[-3:], list(flows)[-3:]))
+                load_ref = min(x * f for x, f in zip(list(w)[-3:], list(flows)[-3:], strict=True))
                 if v * q < (1.0 + c.storm_salt_jump) * load_ref:
                     continue
             # Beside the salts, the marker must also stand out of the outfall's own
