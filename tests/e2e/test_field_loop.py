@@ -209,7 +209,9 @@ def test_discharge_event_to_webhook_ack_resolve_in_browser_audit_complete(tmp_pa
         assert r.json()["status"] == "acknowledged"
 
         # 反馈: on the phone page, resolve with a cause and a note.
-        with tempfile.TemporaryDirectory() as profile:
+        # The browser is quit before its profile folder is removed (it writes there until it
+        # exits); what a helper process may still leave behind for a moment is not the test's.
+        with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:
             driver = browser(profile)
             wait = WebDriverWait(driver, 20)
             driver.get(f"{base}/m/")
@@ -235,6 +237,8 @@ def test_discharge_event_to_webhook_ack_resolve_in_browser_audit_complete(tmp_pa
             shot = ARTIFACTS / "field_loop.png"
             driver.save_screenshot(str(shot))
             assert shot.stat().st_size > 5000
+            driver.quit()
+            driver = None
 
         # The loop is closed and every step is in the audit trail.
         rec = store.get(alert.id)
