@@ -789,6 +789,8 @@ class Monitor:
         if stepped and not signature:
             signature, risen = True, stepped
         wet = s.outfall_type == "rain" and raining
+        if not signature and s.outfall_type == "rain" and not wet:
+            signature, risen = self._sewage_flowing(st, snap)
         if wet:
             # In a storm the dry-weather baseline says little: runoff (first flush, then the
             # recession) moves every parameter. Sewage in storm water ("雨天无污水") is a rise
@@ -816,6 +818,25 @@ class Monitor:
         if not (s.outfall_type == "rain" and signature and not wet):
             self._learn(st, snap, t, protect=signature or wet)
         return events
+
+    def _sewage_flowing(self, st: _StationState, snap: dict[str, float]) -> tuple[bool, list[str]]:
+        """Sewage itself flowing out of a rain outfall in dry weather, whatever the
+        outfall's history: NH3-N at ``storm_sewage_nh3n`` (half the low end of raw sewage's
+        20–40 mg/L, standards.md §7.1 [M]; surface water's class V limit is 2) with the
+        outfall flowing. A new station has no baseline for an hour, and one that starts on
+        a cross-connection would learn the sewage as its normal. Conductivity and COD are
+        named beside it when they stand out of the baseline."""
+        c = self.config
+        nh3n, flow = snap.get("nh3n"), snap.get("flow")
+        if nh3n is None or flow is None or nh3n < c.storm_sewage_nh3n or flow <= c.outfall_flow_l_s:
+            return False, []
+        risen = ["nh3n"]
+        for p in ("cond", "cod"):
+            if p in snap:
+                z = self._z(st, p, snap[p])
+                if z is not None and z >= c.z_support:
+                    risen.append(p)
+        return True, risen
 
     def _signature_recent(self, st: _StationState, t: datetime) -> bool:
         """The outfall's discharge signature held within the last three sampling intervals."""

@@ -519,6 +519,38 @@ def test_the_outfalls_own_water_returning_as_a_storm_ends_is_not_a_discharge() -
     assert not _raised(run(storm_readings(own_water, hours=16, recession_min=30.0))[1])
 
 
+def outfall_from_its_first_sample(nh3n: float, minutes: float = 40) -> list[Reading]:
+    """A rain outfall whose data begin (a new station) with ``minutes`` of 25 L/s flowing
+    in dry weather, NH3-N ``nh3n``, then three hours of its standing water."""
+    g = np.random.default_rng(5)
+    out = []
+    for i in range(36):
+        t = T0 + i * STEP
+        flowing = i * 5 < minutes
+        v = {"cond": 1150.0 if flowing else 420.0, "nh3n": nh3n if flowing else 1.2,
+             "cod": 380.0 if flowing else 30.0, "turb": 20.0}
+        for p, x in v.items():
+            out.append(Reading("OF_JZ_RAIN", t, p, round(x * (1 + g.normal(0, 0.01)), 3)))
+        out.append(Reading("OF_JZ_RAIN", t, "flow", 25.0 if flowing else 0.0))
+    return out
+
+
+def test_raw_sewage_from_a_new_rain_outfall_is_caught_before_it_has_a_baseline() -> None:
+    # The first hour of a station has no baseline to rise against: raw sewage (NH3-N 30 mg/L)
+    # flowing out of a rain outfall in dry weather is wastewater by its level alone.
+    (a,) = _raised(run(outfall_from_its_first_sample(30.0))[1])
+    assert a.station == "OF_JZ_RAIN" and a.parameters[0] == "nh3n"
+    assert a.last_seen <= T0 + timedelta(minutes=10)
+
+
+def test_dry_weather_flow_of_weak_water_from_a_new_rain_outfall_is_not_called_sewage() -> None:
+    # The same flow carrying NH3-N 4 mg/L: dry-weather flow (its own alert), but with no
+    # baseline nothing says sewage.
+    _, events = run(outfall_from_its_first_sample(4.0))
+    assert not _raised(events)
+    assert _raised(events, "dry_weather_flow")
+
+
 def test_discharge_begun_before_the_rain_goes_on_being_seen() -> None:
     t_open = T0 + timedelta(hours=6) - timedelta(minutes=5)  # one sample before the storm
     a = storm_alert("OF_TZ_RAIN", t_open, 60, {"nh3n": 40.0, "cond": 900.0, "cod": 500.0, "flow": 20.0})
