@@ -862,7 +862,8 @@ class Monitor:
           at once — a rise that begins in the rain is judged against the storm's own course:
         - Against the storm's course: NH3-N and another marker jumping from where the
           storm's water was, by more than the storm moves them from one sample to the next
-          (over its last ``storm_window`` samples). The reference is the lower of the last
+          (over its last ``storm_window`` samples; the company weighed as in
+          :meth:`_storm_company`). The reference is the lower of the last
           three samples' median (a recession falls steadily) and the window's (a plume let
           in over a few samples must not carry its own reference up with it). The first
           flush and the recession move steadily next to a pipe being opened; the window
@@ -895,10 +896,7 @@ class Monitor:
             if (carried or sewage_level) and cond_z is not None and cond_z >= c.z_rise:
                 risen = ["nh3n", "cond"]
             else:
-                steps = self._storm_steps(st, snap)
-                risen = [p for p, z in steps.items() if z >= c.z_rise]
-                if "nh3n" not in risen:
-                    risen = []
+                risen = self._storm_company(self._storm_steps(st, snap))
             if len(risen) < c.min_rises:
                 risen = self._dilution_reversed(st, snap)
         elif not has_dry and nh3n is not None and nh3n >= c.storm_sewage_nh3n:
@@ -922,6 +920,25 @@ class Monitor:
                         w = st.storm[p] = deque(maxlen=c.storm_window)
                     w.append(snap[p])
         return risen
+
+    def _storm_company(self, steps: dict[str, float]) -> list[str]:
+        """NH3-N jumping from the storm's course (``z_rise`` in the storm's own units) with
+        company: another marker jumping as clearly, or, weighed as in the dry-weather
+        correlated rise, one at ``z_support`` or more with the two together at least
+        ``min_rises × z_rise`` (NH3-N far out with only weak company is the fault pattern).
+        A pipe let into a storm flow lifts NH3-N many times, while the runoff already there
+        dilutes its salts and COD: they move less than the storm's own swings."""
+        c = self.config
+        lead = steps.get("nh3n", 0.0)
+        if lead < c.z_rise:
+            return []
+        company = sorted(((z, p) for p, z in steps.items() if p != "nh3n" and z >= c.z_support), reverse=True)
+        if not company:
+            return []
+        best = company[0][0]
+        if best < c.z_rise and (lead + best < c.min_rises * c.z_rise or (lead >= c.z_fault and best < Z_SUPPORT)):
+            return []
+        return ["nh3n", *(p for z, p in company if z >= c.z_rise or best < c.z_rise)]
 
     def _dilution_reversed(self, st: _StationState, snap: dict[str, float]) -> list[str]:
         """Sewage let into a receding storm flow: NH3-N and another marker rising while the

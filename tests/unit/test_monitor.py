@@ -476,6 +476,25 @@ def test_sewage_opened_in_a_storm_recession_is_caught_against_the_storm_course()
     assert t_open <= a.last_seen <= t_open + timedelta(minutes=10)
 
 
+def test_sewage_in_a_storm_is_caught_by_nh3n_with_weaker_company() -> None:
+    # Sewage let into a storm flow two hours in: NH3-N jumps by 3.5 mg/L (many times the
+    # storm's swings), while the runoff already there dilutes its salts to +28 µS/cm, under
+    # a clear jump in the storm's own units. Weighed together, as in dry weather, the two
+    # are a pipe.
+    t_open = T0 + timedelta(hours=8)
+    a = storm_alert("OF_XT_RAIN", t_open, 40, {"nh3n": 3.5, "cond": 28.0, "cod": 3.0})
+    assert a.parameters[0] == "nh3n" and "cond" in a.parameters
+    assert t_open <= a.last_seen <= t_open + timedelta(minutes=10)
+
+
+def test_nh3n_alone_jumping_in_a_storm_is_not_a_discharge() -> None:
+    # The same NH3-N jump with nothing beside it: one marker, no pipe.
+    def alone(sid: str, t: datetime) -> dict:
+        return {"nh3n": 3.5} if sid == "OF_XT_RAIN" and between(t, T0 + timedelta(hours=8), 40) else {}
+
+    assert not _raised(run(storm_readings(alone))[1])
+
+
 def test_industrial_effluent_in_a_flowing_storm_is_caught_by_its_salts() -> None:
     # Two hours into the storm a factory lets 15 L/s of effluent into the rain outfall:
     # salts and COD, little NH3-N (+0.3 mg/L), so the NH3-N gate of the sewage rules does
