@@ -109,8 +109,8 @@ class MonitorConfig:
     # outfall's conductivity holds or falls, and the salts it carries (flow × conductivity)
     # never grow. Conductivity this share above where the storm's water was over its last
     # three samples, with the flow not falling or else its salt load as much above theirs,
-    # and NH3-N, COD or TP as much above theirs, is wastewater let in (industrial effluent carries little NH3-N,
-    # so the NH3-N gate of the other storm rules would let it through). Judged after
+    # and NH3-N, COD or TP as much above theirs, is wastewater let in (industrial effluent
+    # carries little NH3-N, so the NH3-N gate of the other storm rules would let it through). Judged after
     # ``storm_min_samples`` of the outfall flowing: the first flush washes salts too.
     storm_salt_jump: float = 0.25
     outfall_flow_l_s: float = 1.0  # flow at a rain outfall above this is a discharge
@@ -431,17 +431,19 @@ class Monitor:
             # DO falling beside the chemistry is evidence too (wastewater's oxygen demand),
             # never the lead: DO also falls every night on its own.
             rise["do"] = -zs["do"]
-        ev = sorted(rise.values(), reverse=True)
-        signature = (
-            len(ev) >= c.min_rises
-            and any(p in DISSOLVED for p in rise)
-            and lead >= c.z_rise
-            and sum(ev) >= c.min_rises * c.z_rise
-            and not (ev[0] >= c.z_fault and ev[1] < Z_SUPPORT)
-        )
+        signature = (any(p in DISSOLVED for p in rise) and lead >= c.z_rise
+                     and self._adds_up(sorted(rise.values(), reverse=True)))
         if not signature:
             return False, strong, do_down
         return True, sorted(rise, key=lambda p: -rise[p]), False
+
+    def _adds_up(self, ev: list[float]) -> bool:
+        """Moderate rises (``ev``, largest first) that together weigh as much as two clear
+        ones: at least ``min_rises`` of them, summing to ``min_rises × z_rise``, and not one
+        far out (``z_fault``) with only weak company, which is the sensor-fault pattern."""
+        c = self.config
+        return (len(ev) >= c.min_rises and sum(ev) >= c.min_rises * c.z_rise
+                and not (ev[0] >= c.z_fault and ev[1] < Z_SUPPORT))
 
     def _step_rise(self, st: _StationState, snap: dict[str, float], zs: dict[str, float], *,
                    wet: bool) -> list[str]:
@@ -930,15 +932,13 @@ class Monitor:
         dilutes its salts and COD: they move less than the storm's own swings."""
         c = self.config
         lead = steps.get("nh3n", 0.0)
-        if lead < c.z_rise:
-            return []
         company = sorted(((z, p) for p, z in steps.items() if p != "nh3n" and z >= c.z_support), reverse=True)
-        if not company:
+        if lead < c.z_rise or not company:
             return []
         best = company[0][0]
-        if best < c.z_rise and (lead + best < c.min_rises * c.z_rise or (lead >= c.z_fault and best < Z_SUPPORT)):
-            return []
-        return ["nh3n", *(p for z, p in company if z >= c.z_rise or best < c.z_rise)]
+        if best >= c.z_rise:
+            return ["nh3n", *(p for z, p in company if z >= c.z_rise)]
+        return ["nh3n", *(p for _, p in company)] if self._adds_up([lead, best]) else []
 
     def _dilution_reversed(self, st: _StationState, snap: dict[str, float]) -> list[str]:
         """Sewage let into a receding storm flow: NH3-N and another marker rising while the
