@@ -177,6 +177,7 @@ class _StationState:
     storm: dict[str, deque] = field(default_factory=dict)  # recent course of the open storm, per parameter
     storm_last: deque = field(default_factory=lambda: deque(maxlen=3))  # the storm's last snapshots, as they were
     flow_run: int = 0  # samples in a row the outfall has been flowing, this one included
+    front: bool = False  # a wastewater front came in on the conductivity, which is still up
     protect_since: datetime | None = None
     runs: dict[str, list] = field(default_factory=dict)  # param -> [value, run length]
     move_rate: dict[str, float] = field(default_factory=dict)  # EWMA of "value changed"
@@ -369,6 +370,10 @@ class Monitor:
         stepped = self._step_rise(st, snap, zs, wet=rain)
         if stepped and not signature:
             signature, risen, do_down = True, stepped, False
+        if not signature:
+            front = self._salt_front(st, zs)
+            if front:
+                signature, risen, do_down = True, front, False
         if signature:
             events += self._discharge(st, t, snap, zs, risen + (["do"] if do_down else []), rain)
         else:
@@ -497,6 +502,43 @@ class Monitor:
                     w = st.course[p] = deque(maxlen=n)
                 w.append(v)
         return risen
+
+    def _salt_front(self, st: _StationState, zs: dict[str, float]) -> list[str]:
+        """A wastewater front reaching a river station, seen by its conductivity probe
+        before the hourly analysers report (industrial effluent is salty and carries little
+        NH3-N; CODMn comes an hour later): conductivity ``z_rise`` out of the 6-h baseline
+        and climbing over the last ``step_after`` samples — most steps up, together at
+        least 60 % of its rise over the hour before (so the rise is happening now), none
+        more than half of it, the rise at least ``z_rise`` times that hour's sample noise —
+        with DO not up. A plume spreads as it travels, so its front comes in over several
+        samples; a probe that jumps (an offset, fouling wiped off) does it from one sample
+        to the next, and one that drifts takes days. Once a front has come in, the plume
+        behind it holds the signature while conductivity stays ``z_rise`` up. Returns
+        conductivity, with DO when it falls beside it (wastewater's oxygen demand)."""
+        c = self.config
+        z = zs.get("cond")
+        w = st.course.get("cond")
+        n = c.step_before + c.step_after - 1
+        if z is None or z < c.z_rise:
+            st.front = False
+            return []
+        found = ["cond", "do"] if zs.get("do", 0.0) <= -c.z_support else ["cond"]
+        if st.front:
+            return found  # the plume behind its front, as long as its salts stay up
+        if w is None or len(w) < n or st.move_rate.get("cond", 0.0) <= 0.7 or zs.get("do", 0.0) > 0.0:
+            return []
+        vals = np.fromiter(w, dtype=float)
+        pre = vals[:c.step_before]
+        pre_med = float(np.median(pre))
+        sigma = max(RollingStats.MAD_TO_SIGMA * float(np.median(np.abs(np.diff(pre)))) / _SQRT2,
+                    MIN_SCALE["cond"])
+        rise = float(vals[-1]) - pre_med
+        inc = np.diff(vals[-c.step_after:])
+        if (rise < c.z_rise * sigma or float(inc.sum()) < 0.6 * rise or float(inc.max()) > 0.5 * rise
+                or int((inc > 0).sum()) < 0.6 * len(inc)):
+            return []
+        st.front = True
+        return found
 
     def _spikes(self, st: _StationState, t: datetime, snap: dict[str, float]) -> None:
         """Single-sample excursions that come straight back, again and again: an electrical or

@@ -93,6 +93,47 @@ def test_lone_jump_is_a_sensor_fault_not_pollution() -> None:
     assert "illegal_discharge" not in kinds
 
 
+def front(t: datetime, minutes: float = 90) -> dict:
+    """An industrial plume's front at XT_TOWN from T1: conductivity climbing 25 µS/cm a
+    sample for half an hour, DO sagging beside it, then both holding."""
+    if not between(t, T1, minutes):
+        return {}
+    k = min(6, int((t - T1) / STEP) + 1)
+    return {"cond": 25.0 * k, "do": -0.05 * k}
+
+
+def test_an_effluent_front_climbing_in_the_conductivity_is_a_discharge_before_the_analysers_report() -> None:
+    # Salty effluent with little NH3-N reaches a river station: only its conductivity probe
+    # sees it before the next hourly CODMn result. It climbs over six samples, as a plume
+    # spread by its travel does; a probe does not.
+    _, events = run(stream(["XT_TOWN"], 9, lambda sid, t: front(t) if sid == "XT_TOWN" else {}))
+    (a,) = _raised(events)
+    assert a.station == "XT_TOWN" and a.parameters[0] == "cond"
+    assert a.last_seen <= T1 + timedelta(minutes=30)
+    assert not _raised(events, "sensor_fault")
+
+
+def test_a_conductivity_probe_jumping_to_the_same_level_is_a_fault_not_a_front() -> None:
+    # The same +150 µS/cm from one sample to the next, DO unchanged (an offset, fouling
+    # wiped off): the sensor-fault pattern.
+    def jump(sid: str, t: datetime) -> dict:
+        return {"cond": 150.0} if sid == "XT_TOWN" and between(t, T1, 90) else {}
+
+    _, events = run(stream(["XT_TOWN"], 9, jump))
+    assert not _raised(events)
+    assert _raised(events, "sensor_fault")
+
+
+def test_conductivity_climbing_with_do_rising_is_no_wastewater_front() -> None:
+    # Wastewater takes oxygen; water coming in with more of it (a sluice opened onto another
+    # river) is not a plume, however its salts climb.
+    def other_water(sid: str, t: datetime) -> dict:
+        d = front(t)
+        return {**d, "do": -4 * d["do"]} if sid == "XT_TOWN" and d else {}
+
+    assert not _raised(run(stream(["XT_TOWN"], 9, other_water))[1])
+
+
 def test_runoff_turbidity_with_rain_is_not_a_discharge() -> None:
     def storm(sid: str, t: datetime) -> dict:
         if between(t, T1, 120):
