@@ -177,6 +177,7 @@ class _StationState:
     storm: dict[str, deque] = field(default_factory=dict)  # recent course of the open storm, per parameter
     storm_last: deque = field(default_factory=lambda: deque(maxlen=3))  # the storm's last snapshots, as they were
     flow_run: int = 0  # samples in a row the outfall has been flowing, this one included
+    wastewater: bool = False  # this snapshot's storm signature is wastewater itself (sewage level)
     front: bool = False  # a wastewater front came in on the conductivity, which is still up
     protect_since: datetime | None = None
     runs: dict[str, list] = field(default_factory=dict)  # param -> [value, run length]
@@ -835,6 +836,7 @@ class Monitor:
         wet = s.outfall_type == "rain" and raining
         if not signature and s.outfall_type == "rain" and not wet:
             signature, risen = self._sewage_flowing(st, snap)
+        st.wastewater = False
         if wet:
             # In a storm the dry-weather baseline says little: runoff (first flush, then the
             # recession) moves every parameter. Sewage in storm water ("雨天无污水") is a rise
@@ -849,7 +851,7 @@ class Monitor:
                 s.id, "water", "illegal_discharge", tuple(risen), "critical",
                 f"{s.name} 排口水质突变：{', '.join(p + '↑' for p in risen)}",
                 suspected_source=s.id, confidence=0.9,
-                details={"values": {p: snap[p] for p in risen}}), t)
+                details={"values": {p: snap[p] for p in risen}}, min_hits=1 if st.wastewater else None), t)
         else:
             events += self.policy.absent(s.id, "illegal_discharge", t)
         if self.policy.is_open(s.id, "illegal_discharge"):
@@ -899,7 +901,9 @@ class Monitor:
           at ``storm_sewage_nh3n`` (half the low end of raw sewage, §7.1 [M]), or
           conductivity at ``storm_sewage_cond_ratio`` = 2 times its dry-weather median (the
           conservative end of §7.1's "1.5–2 × baseline" jump, [M]; runoff dilutes salts),
-          with conductivity above dry weather.
+          with conductivity above dry weather. That is wastewater itself, measured: it
+          raises the alert at the first sample (a plume let into a storm's first flush may
+          stand out of it at one sample only).
         - A discharge that began before the rain goes on being judged against dry weather,
           NH3-N and conductivity both still above it: it does not vanish when the rain
           starts. Otherwise — a storm's first flush also lifts both, at every rain outfall
@@ -939,6 +943,7 @@ class Monitor:
                 and cond >= c.storm_sewage_cond_ratio * cond_dry.median())
             if (carried or sewage_level) and cond_z is not None and cond_z >= c.z_rise:
                 risen = ["nh3n", "cond"]
+                st.wastewater = sewage_level
             else:
                 risen = self._storm_company(self._storm_steps(st, snap))
             if len(risen) < c.min_rises:

@@ -528,6 +528,20 @@ def test_sewage_in_a_storm_is_caught_by_nh3n_with_weaker_company() -> None:
     assert t_open <= a.last_seen <= t_open + timedelta(minutes=10)
 
 
+def test_wastewater_standing_out_of_a_first_flush_at_one_sample_is_raised_at_once() -> None:
+    # Effluent let in as the storm's runoff arrives is swamped by it after one sample: there,
+    # conductivity three times the outfall's dry-weather level and NH3-N 4 mg/L over it, in
+    # rain that dilutes salts. That is wastewater measured, not a trend to wait for.
+    t_open = T0 + timedelta(hours=6, minutes=5)
+
+    def effluent(sid: str, t: datetime) -> dict:
+        return {"cond": 900.0, "nh3n": 4.0, "cod": 200.0} if sid == "OF_YZ_RAIN" and between(t, t_open, 5) else {}
+
+    (a,) = _raised(run(storm_readings(effluent))[1])
+    assert a.station == "OF_YZ_RAIN" and {"nh3n", "cond"} <= set(a.parameters)
+    assert a.last_seen == t_open
+
+
 def test_nh3n_alone_jumping_in_a_storm_is_not_a_discharge() -> None:
     # The same NH3-N jump with nothing beside it: one marker, no pipe.
     def alone(sid: str, t: datetime) -> dict:
