@@ -68,6 +68,13 @@ Z_SUPPORT = 2.5
 _SQRT2 = math.sqrt(2.0)
 
 
+def _sample_noise(a: np.ndarray) -> float:
+    """A series' sample-to-sample noise as a standard deviation, from its first differences
+    (robust: MAD of the differences, a difference of two samples having √2 their spread), so
+    a level that moves slowly does not count as noise."""
+    return RollingStats.MAD_TO_SIGMA * float(np.median(np.abs(np.diff(a)))) / _SQRT2
+
+
 @dataclass(frozen=True, slots=True)
 class Derived:
     """A derived point for InfluxDB (class, AQI, Leq ...)."""
@@ -177,7 +184,6 @@ class _StationState:
     storm: dict[str, deque] = field(default_factory=dict)  # recent course of the open storm, per parameter
     storm_last: deque = field(default_factory=lambda: deque(maxlen=3))  # the storm's last snapshots, as they were
     flow_run: int = 0  # samples in a row the outfall has been flowing, this one included
-    wastewater: bool = False  # this snapshot's storm signature is wastewater itself (sewage level)
     front: bool = False  # a wastewater front came in on the conductivity, which is still up
     protect_since: datetime | None = None
     runs: dict[str, list] = field(default_factory=dict)  # param -> [value, run length]
@@ -483,8 +489,7 @@ class Monitor:
                 pre, post = vals[:c.step_before], sorted([*vals[c.step_before:], v])
                 pre_med = float(np.median(pre))
                 a = np.asarray(pre)
-                sigma = RollingStats.MAD_TO_SIGMA * max(float(np.median(np.abs(np.diff(a)))) / _SQRT2,
-                                                        float(np.median(np.abs(a - pre_med))))
+                sigma = max(_sample_noise(a), RollingStats.MAD_TO_SIGMA * float(np.median(np.abs(a - pre_med))))
                 # A median's variance is pi/2 that of a mean, for normal noise.
                 se = max(sigma, MIN_SCALE.get(p, 0.0)) * math.sqrt(math.pi / 2 * (1 / c.step_after + 1 / c.step_before))
                 # DO falls where wastewater comes in (its oxygen demand): a step down is evidence.
@@ -531,8 +536,7 @@ class Monitor:
         vals = np.fromiter(w, dtype=float)
         pre = vals[:c.step_before]
         pre_med = float(np.median(pre))
-        sigma = max(RollingStats.MAD_TO_SIGMA * float(np.median(np.abs(np.diff(pre)))) / _SQRT2,
-                    MIN_SCALE["cond"])
+        sigma = max(_sample_noise(pre), MIN_SCALE["cond"])
         rise = float(vals[-1]) - pre_med
         inc = np.diff(vals[-c.step_after:])
         if (rise < c.z_rise * sigma or float(inc.sum()) < 0.6 * rise or float(inc.max()) > 0.5 * rise
@@ -836,12 +840,12 @@ class Monitor:
         wet = s.outfall_type == "rain" and raining
         if not signature and s.outfall_type == "rain" and not wet:
             signature, risen = self._sewage_flowing(st, snap)
-        st.wastewater = False
+        measured = False
         if wet:
             # In a storm the dry-weather baseline says little: runoff (first flush, then the
             # recession) moves every parameter. Sewage in storm water ("雨天无污水") is a rise
             # against this storm's own course, with NH3-N well above the dry-weather level.
-            risen = self._storm_rise(st, t, snap)
+            risen, measured = self._storm_rise(st, t, snap)
             signature = len(risen) >= self.config.min_rises
         if signature:
             if not self._signature_recent(st, t):
@@ -851,7 +855,7 @@ class Monitor:
                 s.id, "water", "illegal_discharge", tuple(risen), "critical",
                 f"{s.name} 排口水质突变：{', '.join(p + '↑' for p in risen)}",
                 suspected_source=s.id, confidence=0.9,
-                details={"values": {p: snap[p] for p in risen}}, min_hits=1 if st.wastewater else None), t)
+                details={"values": {p: snap[p] for p in risen}}, min_hits=1 if measured else None), t)
         else:
             events += self.policy.absent(s.id, "illegal_discharge", t)
         if self.policy.is_open(s.id, "illegal_discharge"):
@@ -891,8 +895,9 @@ class Monitor:
         gap = max(st.intervals) if st.intervals else 0.0
         return (t - st.signature_at).total_seconds() <= 3 * max(gap, 60.0)
 
-    def _storm_rise(self, st: _StationState, t: datetime, snap: dict[str, float]) -> list[str]:
-        """Sewage in storm water at a rain outfall ("雨天无污水"): the parameters that show it.
+    def _storm_rise(self, st: _StationState, t: datetime, snap: dict[str, float]) -> tuple[list[str], bool]:
+        """Sewage in storm water at a rain outfall ("雨天无污水"): the parameters that show it,
+        and whether it is wastewater measured (the sewage-level rule below), not a trend.
 
         NH3-N must stand ``storm_nh3n_excess`` mg/L above the dry-weather median: raw sewage
         carries 20–40 mg/L, runoff a few (standards.md §7.1, [M]). Then:
@@ -932,6 +937,7 @@ class Monitor:
         has_dry = dry is not None and len(dry) >= c.min_history
         excess = nh3n is not None and dry is not None and has_dry and nh3n - dry.median() >= c.storm_nh3n_excess
         risen: list[str] = []
+        measured = False
         if excess:
             cond = snap.get("cond")
             cond_z = self._z(st, "cond", cond) if cond is not None else None
@@ -942,8 +948,7 @@ class Monitor:
                 cond is not None and cond_dry is not None and len(cond_dry) >= c.min_history
                 and cond >= c.storm_sewage_cond_ratio * cond_dry.median())
             if (carried or sewage_level) and cond_z is not None and cond_z >= c.z_rise:
-                risen = ["nh3n", "cond"]
-                st.wastewater = sewage_level
+                risen, measured = ["nh3n", "cond"], sewage_level
             else:
                 risen = self._storm_company(self._storm_steps(st, snap))
             if len(risen) < c.min_rises:
@@ -968,7 +973,7 @@ class Monitor:
                     if w is None:
                         w = st.storm[p] = deque(maxlen=c.storm_window)
                     w.append(snap[p])
-        return risen
+        return risen, measured
 
     def _storm_company(self, steps: dict[str, float]) -> list[str]:
         """NH3-N jumping from the storm's course (``z_rise`` in the storm's own units) with
