@@ -496,9 +496,8 @@ class Monitor:
                 steps[p] = (post[len(post) // 2] - pre_med) / se * (-1.0 if p == "do" else 1.0)
             count = (*DISSOLVED, "do") if zs.get("turb", 0.0) >= c.z_rise else STEP_MARKERS
             rise = {p: z for p, z in steps.items() if p in count and z >= c.z_support}
-            ev = sorted(rise.values(), reverse=True)
-            if (len(ev) >= c.min_rises and any(p in DISSOLVED and z >= c.z_rise for p, z in rise.items())
-                    and sum(ev) >= c.min_rises * c.z_rise):
+            if (any(p in DISSOLVED and z >= c.z_rise for p, z in rise.items())
+                    and self._adds_up(sorted(rise.values(), reverse=True))):
                 risen = sorted(rise, key=lambda p: -rise[p])
         for p in STEP_MARKERS:
             v = snap.get(p)

@@ -373,6 +373,16 @@ def test_sewage_in_rain_raises_conductivity_and_is_caught() -> None:
     assert a.station == "XT_TOWN" and "cond" in a.parameters
 
 
+def test_a_step_of_one_marker_far_out_with_weak_company_is_not_a_discharge() -> None:
+    # At a plant's outfall NH3-N steps up by 0.5 mg/L, some 15 of its step units, and COD by
+    # 1.3 mg/L, about 2: weighed as the correlated rise weighs, one marker far out with only
+    # weak company is the fault pattern, in steps as in levels.
+    def fault(sid: str, t: datetime) -> dict:
+        return {"nh3n": 0.5, "cod": 1.3} if sid == "OF_XT_WWTP" and t >= T1 else {}
+
+    assert not _raised(run(stream(["OF_XT_WWTP"], 9, fault))[1])
+
+
 def test_one_marker_far_out_with_weak_company_stays_a_fault() -> None:
     # NH3-N z 20 with TP z 2.2 beside it: the fault pattern, not a plume.
     def jump(sid: str, t: datetime) -> dict:
