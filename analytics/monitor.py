@@ -518,8 +518,11 @@ class Monitor:
         with DO not up. A plume spreads as it travels, so its front comes in over several
         samples; a probe that jumps (an offset, fouling wiped off) does it from one sample
         to the next, and one that drifts takes days. Once a front has come in, the plume
-        behind it holds the signature while conductivity stays ``z_rise`` up. Returns
-        conductivity, with DO when it falls beside it (wastewater's oxygen demand)."""
+        behind it holds the signature while conductivity stays ``z_rise`` up. DO must not
+        be up by ``z_support`` (oxygen-richer water coming in, a sluice opened onto another
+        river); a DO reading a little above its median is noise, no evidence either way,
+        and as likely at any sample as one a little below. Returns conductivity, with DO
+        when it falls beside it (wastewater's oxygen demand)."""
         c = self.config
         z = zs.get("cond")
         w = st.course.get("cond")
@@ -530,7 +533,7 @@ class Monitor:
         found = ["cond", "do"] if zs.get("do", 0.0) <= -c.z_support else ["cond"]
         if st.front:
             return found  # the plume behind its front, as long as its salts stay up
-        if w is None or len(w) < n or st.move_rate.get("cond", 0.0) <= 0.7 or zs.get("do", 0.0) > 0.0:
+        if w is None or len(w) < n or st.move_rate.get("cond", 0.0) <= 0.7 or zs.get("do", 0.0) >= c.z_support:
             return []
         vals = np.fromiter(w, dtype=float)
         pre = vals[:c.step_before]

@@ -124,6 +124,20 @@ def test_a_conductivity_probe_jumping_to_the_same_level_is_a_fault_not_a_front()
     assert _raised(events, "sensor_fault")
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_an_effluent_front_with_do_steady_within_its_noise_is_still_a_front(seed: int) -> None:
+    # DO a little above its baseline median (0.1 mg/L, under two standard deviations of its
+    # noise; at night it often is, the river's DO recovering): no evidence of oxygen-rich
+    # water, so it does not stop the front rule. Only DO up as far as ``z_support`` does.
+    def level_do(sid: str, t: datetime) -> dict:
+        d = front(t)
+        return {**d, "do": 0.1} if sid == "XT_TOWN" and d else {}
+
+    (a,) = _raised(run(stream(["XT_TOWN"], 9, level_do, seed=seed))[1])
+    assert a.station == "XT_TOWN" and a.parameters[0] == "cond"
+    assert a.last_seen <= T1 + timedelta(minutes=30)
+
+
 def test_conductivity_climbing_with_do_rising_is_no_wastewater_front() -> None:
     # Wastewater takes oxygen; water coming in with more of it (a sluice opened onto another
     # river) is not a plume, however its salts climb.
