@@ -39,7 +39,7 @@ import numpy as np
 
 from analytics.detectors.base import RollingStats
 from analytics.policy import AlertPolicy, Condition
-from analytics.standards import gb3096, gb3838, hj633
+from analytics.standards import gb3096, gb3838, gb18918, hj633
 from envmon.alerts import Event
 from envmon.reading import Reading
 from envmon.stations import Registry, Station
@@ -291,7 +291,7 @@ class Monitor:
                 events += self._evaluate(st)
             events += self._close_hour(st)
             if st.day is not None:
-                self._close_day(st)
+                events += self._close_day(st)
             if st.noise is not None:
                 for s in st.noise.flush():
                     events += self._noise_summary(st, s)
@@ -1186,7 +1186,7 @@ class Monitor:
         events: list[Event] = []
         day = cst_day_start(hour)
         if st.day is not None and day > st.day:
-            self._close_day(st)
+            events += self._close_day(st)
         st.day = day
         for p, v in means.items():
             acc = st.day_sums.setdefault(p, [0.0, 0])
@@ -1236,13 +1236,15 @@ class Monitor:
                         events += self.policy.absent(s.id, "exceedance", t_end)
         return events
 
-    def _close_day(self, st: _StationState) -> None:
+    def _close_day(self, st: _StationState) -> list[Event]:
         """Daily values of the CST day just ended (or the partial day at the end of a run).
 
         ``hours`` says how many hourly means made it; GB 3095 asks 20 for a valid daily value
         [M: 20 h validity rule as commonly applied], so ``valid`` marks it (a partial day is
-        shown, never passed off as a full one)."""
+        shown, never passed off as a full one). At sewage-plant outfalls a valid day's means
+        are judged by GB 18918-2002, whose limits are daily means (grade ``wwtp_grade``)."""
         s = st.station
+        events: list[Event] = []
         means = {p: a / n for p, (a, n) in st.day_sums.items() if n}
         hours = max((n for _, n in st.day_sums.values()), default=0)
         st.day_sums = {}
@@ -1252,11 +1254,13 @@ class Monitor:
             try:
                 wc = gb3838.section_class(means, waterbody=s.waterbody or "river")
             except ValueError:
-                return
+                return events
             target = gb3838.parse_class(s.target_class)
             self._derived.append(Derived("water_class", {**self._wtags(s), "period": "day"},
                                          {"class": wc.cls, "target": target, "meets": int(wc.cls <= target),
                                           "worst": ",".join(wc.worst), **validity}, day))
+        elif s.outfall_type == "sewage_plant" and hours >= 20:
+            events += self._plant_day(s, means, day)
         elif s.medium == "air":
             daily: dict[str, float | None] = {p: means[p] for p in ("pm25", "pm10", "so2", "no2", "co") if p in means}
             o3 = [st.o3_hours.get(h) for h in range(24)]
@@ -1265,10 +1269,10 @@ class Monitor:
                 daily["o3_8h"] = max(o3_8h)
             st.o3_hours = {}
             if not daily:
-                return
+                return events
             res = hj633.aqi_daily(daily, edition=self.config.aqi_edition)
             if res.aqi is None:
-                return
+                return events
             fields: dict[str, Any] = {"aqi": res.aqi, "level": res.level, "category": res.category_zh,
                                       "primary": ",".join(res.primary), **validity}
             for p, v in res.iaqi.items():
@@ -1276,6 +1280,25 @@ class Monitor:
                     fields[f"iaqi_{p}"] = float(v)
             self._derived.append(Derived("aqi", {"station": s.id, "jurisdiction": s.jurisdiction, "period": "day",
                                                  "edition": self.config.aqi_edition}, fields, day))
+        return events
+
+    def _plant_day(self, s: Station, means: dict[str, float], day: datetime) -> list[Event]:
+        """A sewage plant's day judged by GB 18918-2002 (daily-mean maxima; the NH3-N limit
+        in brackets applies at water temperature ≤ 12 °C, the day's mean temperature here,
+        [M] in standards.md). Broken: an ``exceedance`` for the day, critical at twice the
+        limit; a compliant day clears it."""
+        grade = self.config.wwtp_grade
+        t_end = day + timedelta(days=1)
+        broken = gb18918.exceeds(means, grade)
+        if not broken:
+            return self.policy.absent(s.id, "exceedance", t_end)
+        worst = max((means[p] / lim.upper for p, lim in broken.items() if lim.upper), default=1.0)
+        detail = "，".join(f"{p} {means[p]:.3g}（限值 {lim}）" for p, lim in broken.items())
+        return self.policy.observe(Condition(
+            s.id, "water", "exceedance", tuple(broken), "critical" if worst >= 2 else "warning",
+            f"{s.name} 日均值超 GB 18918-2002 {grade} 标准：{detail}", start=day,
+            details={"standard": "GB 18918-2002", "grade": grade,
+                     "daily_means": {p: round(means[p], 3) for p in broken}}), t_end)
 
     @staticmethod
     def _wtags(s: Station) -> dict[str, str]:
