@@ -1259,7 +1259,7 @@ class Monitor:
             self._derived.append(Derived("water_class", {**self._wtags(s), "period": "day"},
                                          {"class": wc.cls, "target": target, "meets": int(wc.cls <= target),
                                           "worst": ",".join(wc.worst), **validity}, day))
-        elif s.outfall_type == "sewage_plant" and hours >= 20:
+        elif s.outfall_type == "sewage_plant" and validity["valid"]:
             events += self._plant_day(s, means, day)
         elif s.medium == "air":
             daily: dict[str, float | None] = {p: means[p] for p in ("pm25", "pm10", "so2", "no2", "co") if p in means}
@@ -1286,7 +1286,7 @@ class Monitor:
         """A sewage plant's day judged by GB 18918-2002 (daily-mean maxima; the NH3-N limit
         in brackets applies at water temperature ≤ 12 °C, the day's mean temperature here,
         [M] in standards.md). Broken: an ``exceedance`` for the day, critical at twice the
-        limit; a compliant day clears it."""
+        limit; it clears after the kind's ``clear_after`` compliant days in a row (two)."""
         grade = self.config.wwtp_grade
         t_end = day + timedelta(days=1)
         broken = gb18918.exceeds(means, grade)

@@ -805,18 +805,21 @@ def test_sewage_let_in_gradually_in_the_recession_is_caught() -> None:
 def test_a_sewage_plant_day_over_gb18918_is_an_exceedance_a_compliant_day_is_not(nh3n_add: float) -> None:
     # OF_XT_WWTP, grade 1A: NH3-N at most 5 mg/L as a daily mean (27 °C water, so not the
     # cold-water 8). 0.45 + 6.5 = 6.95 mg/L all day breaks it, by less than twice: a warning
-    # for that CST day. The base water (COD 16, TP 0.12, pH 7.6) complies.
+    # for that CST day. The base water (COD 16, TP 0.12, pH 7.6) complies; two compliant
+    # days after it clear the alert at the end of the second.
     day = parse_time("2026-07-14T00:00:00+08:00")
 
     def effluent(sid: str, t: datetime) -> dict:
         return {"nh3n": nh3n_add} if day <= t < day + timedelta(days=1) else {}
 
-    readings = stream(["OF_XT_WWTP"], 36, effluent)
-    raised = _raised(run(readings)[1], "exceedance")
+    events = run(stream(["OF_XT_WWTP"], 84, effluent))[1]
+    raised = _raised(events, "exceedance")
     if nh3n_add:
         (a,) = raised
         assert a.station == "OF_XT_WWTP" and a.parameters == ("nh3n",) and a.start == day
         assert a.severity == "warning" and "GB 18918-2002" in a.message
         assert a.details["daily_means"]["nh3n"] == pytest.approx(6.95, abs=0.05)
+        (c,) = [e.alert for e in events if e.type == "cleared" and e.alert.kind == "exceedance"]
+        assert c.end == day + timedelta(days=3)
     else:
         assert raised == []
