@@ -926,6 +926,10 @@ class Monitor:
           part of it, and a plume is kept out of it.
         - In the recession, NH3-N and another marker rising while the flow falls
           (:meth:`_dilution_reversed`): runoff's concentrations do not do that.
+        - Below that NH3-N gate — a small pipe in a large storm flow lifts NH3-N by less than
+          2 mg/L — the same jumps against the storm's course count only when the NH3-N load
+          shows a pipe (:meth:`_load_added`): the outfall's own water returning as a storm
+          ends lifts its concentrations, never its load.
         - With no dry-weather baseline yet (a new station, data that begins in a storm),
           NH3-N at sewage level jumping against the storm's course with another marker
           beside it.
@@ -955,6 +959,8 @@ class Monitor:
                 risen = self._storm_company(self._storm_steps(st, snap))
             if len(risen) < c.min_rises:
                 risen = self._dilution_reversed(st, snap)
+        elif has_dry and self._load_added(st, snap, "nh3n"):
+            risen = self._storm_company(self._storm_steps(st, snap))
         elif not has_dry and nh3n is not None and nh3n >= c.storm_sewage_nh3n:
             steps = self._storm_steps(st, snap)
             if steps.get("nh3n", 0.0) >= c.z_rise:
@@ -1059,6 +1065,26 @@ class Monitor:
                 continue
             risen.append(p)
         return risen if "cond" in risen and len(risen) >= c.min_rises else []
+
+    def _load_added(self, st: _StationState, snap: dict[str, float], p: str) -> bool:
+        """A load of ``p`` let into a flowing storm: ``p`` up by ``storm_salt_jump`` over the
+        lowest of the storm's last three samples (its course, a plume kept out of it), and the
+        load it carries (flow × concentration) up as much over theirs, with the flow not above
+        theirs. Runoff's load grows only with its flow (a new burst of rain); through a
+        recession it falls, even while the outfall's own water, coming back as the runoff
+        dries up, lifts its concentrations. A pipe adds a load of its own. Judged once the
+        outfall has flowed ``storm_min_samples`` in a row, its first flush past (samples of an
+        earlier shower are no reference for this runoff)."""
+        c = self.config
+        q, v = snap.get("flow"), snap.get(p)
+        flows, w = st.storm.get("flow"), st.storm.get(p)
+        if st.flow_run < c.storm_min_samples or q is None or v is None or flows is None or w is None \
+                or len(w) < c.storm_min_samples or len(w) != len(flows) or q <= c.outfall_flow_l_s:
+            return False
+        qs, xs = list(flows)[-3:], list(w)[-3:]
+        if q > max(qs) or v < (1.0 + c.storm_salt_jump) * min(xs):
+            return False
+        return v * q >= (1.0 + c.storm_salt_jump) * min(a * b for a, b in zip(qs, xs, strict=True))
 
     def _storm_steps(self, st: _StationState, snap: dict[str, float]) -> dict[str, float]:
         """Each chemistry marker's jump from the storm's course, in units of how much the
