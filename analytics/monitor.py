@@ -795,7 +795,29 @@ class Monitor:
             details={"z": {p: round(zs.get(p, 0.0), 1) for p in risen},
                      "values": {p: snap[p] for p in risen if p in snap},
                      "seen_at": sorted(inc.seen), "night": night, "rain": rain},
+            min_hits=1 if self._held(st, risen) else None,
         )
+
+    def _held(self, st: _StationState, risen: list[str]) -> bool:
+        """A river signature whose evidence has already held two samples: three chemistry
+        markers or more, and every probe among them (a marker that moves at nearly every
+        sample) ``z_support`` out at the sample before too. An hourly analyser's result is
+        held until the next one, so the five minutes the policy waits add nothing of it; they
+        guard against a probe's one-sample blip, which here has already been ruled out. Such
+        a signature raises the alert at once."""
+        c = self.config
+        chem = [p for p in risen if p in CHEMISTRY]
+        cont = [p for p in chem if st.move_rate.get(p, 0.0) > 0.7]
+        if len(chem) < 3 or not cont:
+            return False
+        for p in cont:
+            w = st.course.get(p)
+            if w is None or len(w) < 2:
+                return False
+            z = self._z(st, p, w[-2])
+            if z is None or z < c.z_support:
+                return False
+        return True
 
     def _corroborate(self, inc: _Incident, sid: str, t: datetime) -> list[Event]:
         first = self._st.get(inc.first_station)

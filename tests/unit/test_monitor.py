@@ -331,6 +331,64 @@ def test_small_plume_of_moderate_rises_is_a_discharge() -> None:
     assert not _raised(events, "sensor_fault")
 
 
+HOURLY = ("codmn", "nh3n", "tp")  # analysers: one result an hour, held in between
+REPORT = timedelta(minutes=25)  # each hour's result comes 25 min past T0's hour
+
+
+def analyser_stream(effects, hours: float = 9, seed: int = 1) -> list[Reading]:
+    """XT_TOWN every 5 min: probes (conductivity, DO, turbidity, pH, temperature) with a
+    new value at each sample, the hourly analysers' results held until the next one.
+    ``effects(t) -> dict`` adds to the base (for an analyser, as of its latest result)."""
+    g = np.random.default_rng(seed)
+    out: list[Reading] = []
+    held: dict[str, float] = {}
+    for i in range(int(hours * 12)):
+        t = T0 + i * STEP
+        add = effects(t)
+        new_result = (t - T0) % timedelta(hours=1) == REPORT or not held
+        for p, v in BASE.items():
+            if p == "cod":
+                continue
+            x = v + g.normal(0, 0.01 * v) + add.get(p, 0.0)
+            if p in HOURLY:
+                if new_result:
+                    held[p] = x
+                x = held[p]
+            out.append(Reading("XT_TOWN", t, p, round(max(0.0, x), 3)))
+    return out
+
+
+def test_an_analysers_result_completing_a_plume_the_probes_already_show_raises_at_once() -> None:
+    # An effluent plume reaches XT_TOWN at T1: its conductivity up 40 µS/cm (under four of
+    # its spreads), nothing else until the hourly analysers report 25 min later: CODMn +2.5
+    # and TP +0.03 mg/L, little NH3-N. With that result three markers show it, and the
+    # probe's part has held since before it: the evidence of two samples is in. No need to
+    # wait five minutes more for the same held result.
+    report = T1 + REPORT
+
+    def plume(t: datetime) -> dict:
+        if t < T1:
+            return {}
+        return {"cond": 40.0, **({"codmn": 2.5, "tp": 0.03} if t >= report else {})}
+
+    (a,) = _raised(run(analyser_stream(plume))[1])
+    assert {"codmn", "tp", "cond"} <= set(a.parameters)
+    assert a.last_seen == report
+
+
+def test_a_probes_one_sample_blip_beside_an_analysers_result_is_not_raised_at_once() -> None:
+    # The same hourly result, but conductivity is up only at that one sample: the probe's
+    # part has not held, and at the next sample it is gone. No discharge.
+    report = T1 + REPORT
+
+    def blip(t: datetime) -> dict:
+        if t < report:
+            return {}
+        return {"codmn": 2.5, "tp": 0.03, **({"cond": 40.0} if t == report else {})}
+
+    assert not _raised(run(analyser_stream(blip))[1])
+
+
 @pytest.mark.parametrize("do_drop", [0.8, 0.0])
 def test_conductivity_up_with_do_down_is_a_discharge_conductivity_alone_is_not(do_drop: float) -> None:
     # Between two results of the hourly analysers only the probes see a plume: conductivity
