@@ -65,6 +65,9 @@ PARTICLE = ("turb", "tp", "codmn")
 SPIKE_PARAMS = frozenset({"turb", "cond", "do", "ph", "nh3n", "cod"})
 # Any other parameter this far from its baseline counts as support for a change.
 Z_SUPPORT = 2.5
+# A marker whose value changes at more than this share of samples (EWMA) is a probe reading
+# each sample; an hourly analyser holds its result until the next one.
+MOVING = 0.7
 _SQRT2 = math.sqrt(2.0)
 
 
@@ -483,7 +486,7 @@ class Monitor:
             steps: dict[str, float] = {}
             for p in STEP_MARKERS:
                 v, w = snap.get(p), st.course.get(p)
-                if v is None or w is None or len(w) < n or st.move_rate.get(p, 0.0) <= 0.7:
+                if v is None or w is None or len(w) < n or st.move_rate.get(p, 0.0) <= MOVING:
                     continue
                 vals = list(w)
                 pre, post = vals[:c.step_before], sorted([*vals[c.step_before:], v])
@@ -533,7 +536,7 @@ class Monitor:
         found = ["cond", "do"] if zs.get("do", 0.0) <= -c.z_support else ["cond"]
         if st.front:
             return found  # the plume behind its front, as long as its salts stay up
-        if w is None or len(w) < n or st.move_rate.get("cond", 0.0) <= 0.7 or zs.get("do", 0.0) >= c.z_support:
+        if w is None or len(w) < n or st.move_rate.get("cond", 0.0) <= MOVING or zs.get("do", 0.0) >= c.z_support:
             return []
         vals = np.fromiter(w, dtype=float)
         pre = vals[:c.step_before]
@@ -593,7 +596,7 @@ class Monitor:
             rate = st.move_rate.get(p, 0.5)  # unknown until learned
             rate = st.move_rate[p] = rate + 0.02 * (float(moved) - rate)
             n = run[1]
-            need = self.config.stuck_samples if rate > 0.7 else 3 * self.config.stuck_samples
+            need = self.config.stuck_samples if rate > MOVING else 3 * self.config.stuck_samples
             if n >= need:
                 stuck.append(p)
         if stuck:
@@ -807,7 +810,7 @@ class Monitor:
         a signature raises the alert at once."""
         c = self.config
         chem = [p for p in risen if p in CHEMISTRY]
-        cont = [p for p in chem if st.move_rate.get(p, 0.0) > 0.7]
+        cont = [p for p in chem if st.move_rate.get(p, 0.0) > MOVING]
         if len(chem) < 3 or not cont:
             return False
         for p in cont:
@@ -964,6 +967,8 @@ class Monitor:
         nh3n = snap.get("nh3n")
         has_dry = dry is not None and len(dry) >= c.min_history
         excess = nh3n is not None and dry is not None and has_dry and nh3n - dry.median() >= c.storm_nh3n_excess
+        flowing = snap.get("flow", c.outfall_flow_l_s + 1.0) > c.outfall_flow_l_s
+        st.flow_run = st.flow_run + 1 if flowing else 0
         risen: list[str] = []
         measured = False
         if excess:
@@ -987,8 +992,6 @@ class Monitor:
             steps = self._storm_steps(st, snap)
             if steps.get("nh3n", 0.0) >= c.z_rise:
                 risen = [p for p, z in steps.items() if z >= c.z_support]
-        flowing = snap.get("flow", c.outfall_flow_l_s + 1.0) > c.outfall_flow_l_s
-        st.flow_run = st.flow_run + 1 if flowing else 0
         if len(risen) < c.min_rises:
             risen = self._salt_against_rain(st, snap)
         st.storm_last.append(dict(snap))
@@ -1065,22 +1068,14 @@ class Monitor:
         steady = q >= c.recession_flow_ratio * max(before)
         risen = []
         for p in ("cond", "nh3n", "cod", "tp"):
-            w, v = st.storm.get(p), snap.get(p)
-            if v is None or w is None or len(w) < c.storm_min_samples:
+            v = snap.get(p)
+            if v is None or not self._up_on_storm(st, p, v):
                 continue
-            ref = min(list(w)[-3:])
-            if v - ref < max(c.storm_salt_jump * abs(ref), c.z_rise * MIN_SCALE.get(p, 0.0)):
+            # With the flow falling, the salt load: as the runoff recedes the outfall's own
+            # water makes up more of the flow and its conductivity rises, but the salts it
+            # carries (flow × conductivity) do not grow; wastewater let in adds salts of its own.
+            if p == "cond" and not steady and not self._load_up_on_storm(st, p, v, q):
                 continue
-            if p == "cond" and not steady:
-                # With the flow falling, the salt load: as the runoff recedes the outfall's
-                # own water makes up more of the flow and its conductivity rises, but the
-                # salts it carries (flow × conductivity) do not grow; wastewater let in adds
-                # salts of its own.
-                if len(w) != len(flows):
-                    continue
-                load_ref = min(x * f for x, f in zip(list(w)[-3:], list(flows)[-3:], strict=True))
-                if v * q < (1.0 + c.storm_salt_jump) * load_ref:
-                    continue
             # Beside the salts, the marker must also stand out of the outfall's own
             # dry-weather water: that water coming back as a storm ends is not a discharge.
             if p != "cond" and (self._z(st, p, v) or 0.0) < c.z_rise:
@@ -1090,23 +1085,38 @@ class Monitor:
 
     def _load_added(self, st: _StationState, snap: dict[str, float], p: str) -> bool:
         """A load of ``p`` let into a flowing storm: ``p`` up by ``storm_salt_jump`` over the
-        lowest of the storm's last three samples (its course, a plume kept out of it), and the
-        load it carries (flow × concentration) up as much over theirs, with the flow not above
-        theirs. Runoff's load grows only with its flow (a new burst of rain); through a
-        recession it falls, even while the outfall's own water, coming back as the runoff
-        dries up, lifts its concentrations. A pipe adds a load of its own. Judged once the
-        outfall has flowed ``storm_min_samples`` in a row, its first flush past (samples of an
-        earlier shower are no reference for this runoff)."""
+        lowest of the storm's last three samples (:meth:`_up_on_storm`), and the load it
+        carries (flow × concentration) up as much over theirs, with the flow not above theirs.
+        Runoff's load grows only with its flow (a new burst of rain); through a recession it
+        falls, even while the outfall's own water, coming back as the runoff dries up, lifts
+        its concentrations. A pipe adds a load of its own. Judged once the outfall has flowed
+        more than ``storm_min_samples`` in a row, its first flush past (samples of an earlier
+        shower are no reference for this runoff)."""
         c = self.config
-        q, v = snap.get("flow"), snap.get(p)
-        flows, w = st.storm.get("flow"), st.storm.get(p)
-        if st.flow_run < c.storm_min_samples or q is None or v is None or flows is None or w is None \
-                or len(w) < c.storm_min_samples or len(w) != len(flows) or q <= c.outfall_flow_l_s:
+        q, v, flows = snap.get("flow"), snap.get(p), st.storm.get("flow")
+        if st.flow_run <= c.storm_min_samples or q is None or v is None or q <= c.outfall_flow_l_s or not flows:
             return False
-        qs, xs = list(flows)[-3:], list(w)[-3:]
-        if q > max(qs) or v < (1.0 + c.storm_salt_jump) * min(xs):
+        return q <= max(list(flows)[-3:]) and self._up_on_storm(st, p, v) and self._load_up_on_storm(st, p, v, q)
+
+    def _up_on_storm(self, st: _StationState, p: str, v: float) -> bool:
+        """``v`` up by ``storm_salt_jump`` over the lowest of the storm's last three samples
+        of ``p`` (its course, a plume kept out of it), and by at least ``z_rise`` times the
+        instrument's ``MIN_SCALE``; the course needs ``storm_min_samples`` samples."""
+        c = self.config
+        w = st.storm.get(p)
+        if w is None or len(w) < c.storm_min_samples:
             return False
-        return v * q >= (1.0 + c.storm_salt_jump) * min(a * b for a, b in zip(qs, xs, strict=True))
+        ref = min(list(w)[-3:])
+        return v - ref >= max(c.storm_salt_jump * abs(ref), c.z_rise * MIN_SCALE.get(p, 0.0))
+
+    def _load_up_on_storm(self, st: _StationState, p: str, v: float, q: float) -> bool:
+        """The load of ``p`` (flow ``q`` × ``v``) up by ``storm_salt_jump`` over the lowest
+        of the storm's last three samples' loads."""
+        w, flows = st.storm.get(p), st.storm.get("flow")
+        if w is None or flows is None or len(w) != len(flows) or len(w) < 3:
+            return False
+        ref = min(x * f for x, f in zip(list(w)[-3:], list(flows)[-3:], strict=True))
+        return v * q >= (1.0 + self.config.storm_salt_jump) * ref
 
     def _storm_steps(self, st: _StationState, snap: dict[str, float]) -> dict[str, float]:
         """Each chemistry marker's jump from the storm's course, in units of how much the
