@@ -123,6 +123,11 @@ class MonitorConfig:
     # carries little NH3-N, so the NH3-N gate of the other storm rules would let it through). Judged after
     # ``storm_min_samples`` of the outfall flowing: the first flush washes salts too.
     storm_salt_jump: float = 0.25
+    # A conductivity front that has passed a river station before the hourly analysers
+    # reported stays evidence for the first results drawn after it came in: an analyser
+    # draws once a cycle (an hour) and reports up to a cycle after it drew, so a plume the
+    # probe saw is in a result at most two cycles later.
+    front_memory_s: float = 2 * 3600.0
     outfall_flow_l_s: float = 1.0  # flow at a rain outfall above this is a discharge
     stuck_samples: int = 12
     # Single-sample spikes within 2 h that make a fault: each is at least z_fault out and
@@ -188,6 +193,9 @@ class _StationState:
     storm_last: deque = field(default_factory=lambda: deque(maxlen=3))  # the storm's last snapshots, as they were
     flow_run: int = 0  # samples in a row the outfall has been flowing, this one included
     front: bool = False  # a wastewater front came in on the conductivity, which is still up
+    front_at: datetime | None = None  # when the last front came in
+    front_z: float = 0.0  # the conductivity's largest z while it was up
+    changed_at: dict[str, datetime] = field(default_factory=dict)  # when each parameter's value last changed
     protect_since: datetime | None = None
     runs: dict[str, list] = field(default_factory=dict)  # param -> [value, run length]
     move_rate: dict[str, float] = field(default_factory=dict)  # EWMA of "value changed"
@@ -369,6 +377,12 @@ class Monitor:
         rain = self._raining(t, self.config.rain_memory_s)
         params = [p for p in RISE_PARAMS if not (rain and p == "turb")]
         signature, risen, do_down = self._correlated_rise(zs, params, wet=rain, with_do=True)
+        ev = zs  # the evidence the signature was found on
+        if not signature:
+            # A front that has passed, for an analyser's result drawn while it did.
+            ev = self._with_front(st, t, snap, zs)
+            if ev is not zs:
+                signature, risen, do_down = self._correlated_rise(ev, params, wet=rain, with_do=True)
         chem = [p for p in risen if p in CHEMISTRY]
         events: list[Event] = []
         if signature and rain and "cond" not in chem:
@@ -381,11 +395,15 @@ class Monitor:
         if stepped and not signature:
             signature, risen, do_down = True, stepped, False
         if not signature:
+            came_in = st.front
             front = self._salt_front(st, zs)
             if front:
                 signature, risen, do_down = True, front, False
+                if not came_in:
+                    st.front_at, st.front_z = t, 0.0
+                st.front_z = max(st.front_z, zs["cond"])
         if signature:
-            events += self._discharge(st, t, snap, zs, risen + (["do"] if do_down else []), rain)
+            events += self._discharge(st, t, snap, ev, risen + (["do"] if do_down else []), rain)
         else:
             events += self.policy.absent(sid, "illegal_discharge", t)
         # A lone parameter far out with no support from the others: a sensor, not the river.
@@ -412,6 +430,29 @@ class Monitor:
         self._stuck(st, snap)
         self._learn(st, snap, t, protect=signature or bool(lone))
         return events
+
+    def _with_front(self, st: _StationState, t: datetime, snap: dict[str, float],
+                    zs: dict[str, float]) -> dict[str, float]:
+        """``zs`` with the conductivity of a front that has passed (see ``front_memory_s``):
+        a plume shorter than the hourly analysers' cycle has left the probe before they
+        report it. While an analyser's result drawn after the front came in is ``z_rise``
+        out, conductivity weighs in the rules with its largest z of the front, not with
+        where it is now. The front itself was judged a plume's by :meth:`_salt_front`
+        (climbing over half an hour, not a probe's jump); alone, a front that does not hold
+        for two samples raises nothing."""
+        c = self.config
+        if (st.front_at is None or (t - st.front_at).total_seconds() > c.front_memory_s
+                or zs.get("cond", 0.0) >= st.front_z):
+            return zs
+        for p in CHEMISTRY:
+            v = snap.get(p)
+            if v is None or p == "cond" or st.move_rate.get(p, 1.0) > MOVING or zs.get(p, 0.0) < c.z_rise:
+                continue
+            run = st.runs.get(p)
+            result_at = t if run is None or run[0] != v else st.changed_at.get(p)
+            if result_at is not None and result_at > st.front_at:
+                return {**zs, "cond": st.front_z}
+        return zs
 
     def _correlated_rise(self, zs: dict[str, float], params: Iterable[str], *, wet: bool = False,
                          with_do: bool = False) -> tuple[bool, list[str], bool]:
@@ -590,6 +631,8 @@ class Monitor:
             if prev is None or moved:
                 run: list = [v, 1]
                 st.runs[p] = run
+                if st.last_time is not None:
+                    st.changed_at[p] = st.last_time
             else:
                 run = prev
                 run[1] += 1

@@ -375,6 +375,44 @@ def test_a_probes_one_sample_blip_beside_an_analysers_result_is_not_raised_at_on
     assert not _raised(run(stream(["XT_TOWN"], 9, lambda sid, t: blip(t), seed=seed, hourly=HOURLY))[1])
 
 
+# A short plume past XT_TOWN: conductivity climbs for 20 min, stands ``z_rise`` out for one
+# sample (the front rule sees it come in) and is gone 10 min later, before the hourly analysers
+# report the water they drew while it passed.
+SHORT_FRONT = {1: 10.0, 2: 20.0, 3: 30.0, 4: 46.0, 5: 15.0}
+
+
+def short_front(t: datetime) -> dict:
+    k = int((t - T1) / STEP) + 1 if t >= T1 else 0
+    return {"cond": SHORT_FRONT[k]} if k in SHORT_FRONT else {}
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_front_gone_before_the_analysers_report_is_a_discharge_with_their_result(seed: int) -> None:
+    # Their next result (25 min past the hour) shows the plume: CODMn +1.8 and TP +0.035
+    # mg/L. The probe is back at its baseline by then, so no snapshot has a dissolved marker
+    # beside them; the front it saw is that evidence. Without that result the front alone
+    # (one sample out) raises nothing.
+    def plume(sid: str, t: datetime) -> dict:
+        lab = {"codmn": 1.8, "tp": 0.035} if between(t, T1 + REPORT, 60) else {}
+        return {**short_front(t), **lab}
+
+    assert not _raised(run(stream(["XT_TOWN"], 9, lambda sid, t: short_front(t), seed=seed, hourly=HOURLY))[1])
+    (a,) = _raised(run(stream(["XT_TOWN"], 9, plume, seed=seed, hourly=HOURLY))[1])
+    assert {"codmn", "cond"} <= set(a.parameters)
+    assert a.last_seen <= T1 + REPORT + STEP
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_front_is_no_evidence_for_an_analysers_result_two_cycles_later(seed: int) -> None:
+    # The next result shows nothing; the one after it rises (CODMn for a reason of its
+    # own). It was drawn more than an hour after the front had passed: not its water.
+    def later(sid: str, t: datetime) -> dict:
+        lab = {"codmn": 1.8, "tp": 0.035} if between(t, T1 + REPORT + timedelta(hours=2), 60) else {}
+        return {**short_front(t), **lab}
+
+    assert not _raised(run(stream(["XT_TOWN"], 10, later, seed=seed, hourly=HOURLY))[1])
+
+
 @pytest.mark.parametrize("do_drop", [0.8, 0.0])
 def test_conductivity_up_with_do_down_is_a_discharge_conductivity_alone_is_not(do_drop: float) -> None:
     # Between two results of the hourly analysers only the probes see a plume: conductivity
