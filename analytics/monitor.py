@@ -350,8 +350,9 @@ class Monitor:
         b = st.baselines.get(p)
         if b is None or len(b) < self.config.min_history:
             return None
-        scale = max(b.mad(), MIN_SCALE.get(p, 0.0), 0.02 * abs(b.median()))
-        return (v - b.median()) / scale if scale > 0 else None
+        med, mad = b.stats()
+        scale = max(mad, MIN_SCALE.get(p, 0.0), 0.02 * abs(med))
+        return (v - med) / scale if scale > 0 else None
 
     def _learn(self, st: _StationState, snap: dict[str, float], t: datetime, protect: bool) -> None:
         if protect:
@@ -651,8 +652,14 @@ class Monitor:
     def _device_flags(self, st: _StationState, t: datetime, flags: dict[str, str]) -> None:
         """The instrument's own word (HJ 212 flags): D fault / B link fault persisting, or C
         calibration / M maintenance (data not valid while it lasts: an info for the operator)."""
+        runs = st.flag_run
         for p, f in flags.items():
-            st.flag_run[p] = (f, st.flag_run[p][1] + 1) if p in st.flag_run and st.flag_run[p][0] == f else (f, 1)
+            if f == "N":
+                # Normal data (nearly every reading) ends any run of another flag.
+                runs.pop(p, None)
+                continue
+            prev = runs.get(p)
+            runs[p] = (f, prev[1] + 1) if prev is not None and prev[0] == f else (f, 1)
         broken = tuple(p for p, f in flags.items() if f in ("D", "B") and st.flag_run[p][1] >= 2)
         service = tuple(p for p, f in flags.items() if f in ("C", "M"))
         if broken:

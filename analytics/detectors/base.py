@@ -282,6 +282,10 @@ class RollingStats:
                 self._cache = (med, mad)
         return self._cache
 
+    def stats(self) -> tuple[float, float]:
+        """(median, MAD scaled to a standard deviation), read together."""
+        return self._stats()
+
     def median(self) -> float:
         return self._stats()[0]
 
