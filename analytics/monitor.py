@@ -195,9 +195,8 @@ class _StationState:
     front: bool = False  # a wastewater front came in on the conductivity, which is still up
     front_at: datetime | None = None  # when the last front came in
     front_z: float = 0.0  # the conductivity's largest z while it was up
-    changed_at: dict[str, datetime] = field(default_factory=dict)  # when each parameter's value last changed
     protect_since: datetime | None = None
-    runs: dict[str, list] = field(default_factory=dict)  # param -> [value, run length]
+    runs: dict[str, list] = field(default_factory=dict)  # param -> [value, run length, since when]
     move_rate: dict[str, float] = field(default_factory=dict)  # EWMA of "value changed"
     flag_run: dict[str, tuple[str, int]] = field(default_factory=dict)
     faults: list = field(default_factory=list)  # fault conditions found in this snapshot
@@ -396,13 +395,9 @@ class Monitor:
         if stepped and not signature:
             signature, risen, do_down = True, stepped, False
         if not signature:
-            came_in = st.front
-            front = self._salt_front(st, zs)
+            front = self._salt_front(st, t, zs)
             if front:
                 signature, risen, do_down = True, front, False
-                if not came_in:
-                    st.front_at, st.front_z = t, 0.0
-                st.front_z = max(st.front_z, zs["cond"])
         if signature:
             events += self._discharge(st, t, snap, ev, risen + (["do"] if do_down else []), rain)
         else:
@@ -450,7 +445,7 @@ class Monitor:
             if v is None or p == "cond" or st.move_rate.get(p, 1.0) > MOVING or zs.get(p, 0.0) < c.z_rise:
                 continue
             run = st.runs.get(p)
-            result_at = t if run is None or run[0] != v else st.changed_at.get(p)
+            result_at = t if run is None or run[0] != v else run[2]
             if result_at is not None and result_at > st.front_at:
                 return {**zs, "cond": st.front_z}
         return zs
@@ -553,7 +548,7 @@ class Monitor:
                 w.append(v)
         return risen
 
-    def _salt_front(self, st: _StationState, zs: dict[str, float]) -> list[str]:
+    def _salt_front(self, st: _StationState, t: datetime, zs: dict[str, float]) -> list[str]:
         """A wastewater front reaching a river station, seen by its conductivity probe
         before the hourly analysers report (industrial effluent is salty and carries little
         NH3-N; CODMn comes an hour later): conductivity ``z_rise`` out of the 6-h baseline
@@ -577,7 +572,10 @@ class Monitor:
             return []
         found = ["cond", "do"] if zs.get("do", 0.0) <= -c.z_support else ["cond"]
         if st.front:
-            return found  # the plume behind its front, as long as its salts stay up
+            # The plume behind its front, as long as its salts stay up; its largest z is
+            # what the analysers' results weigh once it has passed (:meth:`_with_front`).
+            st.front_z = max(st.front_z, z)
+            return found
         if w is None or len(w) < n or st.move_rate.get("cond", 0.0) <= MOVING or zs.get("do", 0.0) >= c.z_support:
             return []
         vals = np.fromiter(w, dtype=float)
@@ -589,7 +587,7 @@ class Monitor:
         if (rise < c.z_rise * sigma or float(inc.sum()) < 0.6 * rise or float(inc.max()) > 0.5 * rise
                 or int((inc > 0).sum()) < 0.6 * len(inc)):
             return []
-        st.front = True
+        st.front, st.front_at, st.front_z = True, t, z
         return found
 
     def _spikes(self, st: _StationState, t: datetime, snap: dict[str, float]) -> None:
@@ -630,10 +628,8 @@ class Monitor:
             prev = st.runs.get(p)
             moved = prev is None or prev[0] != v
             if prev is None or moved:
-                run: list = [v, 1]
+                run: list = [v, 1, st.last_time]
                 st.runs[p] = run
-                if st.last_time is not None:
-                    st.changed_at[p] = st.last_time
             else:
                 run = prev
                 run[1] += 1
@@ -660,7 +656,7 @@ class Monitor:
                 continue
             prev = runs.get(p)
             runs[p] = (f, prev[1] + 1) if prev is not None and prev[0] == f else (f, 1)
-        broken = tuple(p for p, f in flags.items() if f in ("D", "B") and st.flag_run[p][1] >= 2)
+        broken = tuple(p for p, f in flags.items() if f in ("D", "B") and runs[p][1] >= 2)
         service = tuple(p for p, f in flags.items() if f in ("C", "M"))
         if broken:
             st.faults.append(Condition(
