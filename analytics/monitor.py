@@ -191,6 +191,7 @@ class _StationState:
     storm_spell: datetime | None = None  # the storm the storm baselines belong to
     storm: dict[str, deque] = field(default_factory=dict)  # recent course of the open storm, per parameter
     storm_last: deque = field(default_factory=lambda: deque(maxlen=3))  # the storm's last snapshots, as they were
+    storm_sig: tuple[str, ...] = ()  # the markers of a storm signature found at the last sample by the full rules
     flow_run: int = 0  # samples in a row the outfall has been flowing, this one included
     front: bool = False  # a wastewater front came in on the conductivity, which is still up
     front_at: datetime | None = None  # when the last front came in
@@ -1009,6 +1010,7 @@ class Monitor:
         if st.storm_spell != self._spell_start:
             st.storm_spell, st.storm = self._spell_start, {}
             st.storm_last.clear()
+            st.storm_sig = ()
         dry = st.baselines.get("nh3n")
         nh3n = snap.get("nh3n")
         has_dry = dry is not None and len(dry) >= c.min_history
@@ -1040,6 +1042,10 @@ class Monitor:
                 risen = [p for p, z in steps.items() if z >= c.z_support]
         if len(risen) < c.min_rises:
             risen = self._salt_against_rain(st, snap)
+        held = st.storm_sig
+        st.storm_sig = tuple(risen) if len(risen) >= c.min_rises and not measured else ()
+        if len(risen) < c.min_rises and held:
+            risen = self._storm_held(st, snap, held)
         st.storm_last.append(dict(snap))
         if len(risen) < c.min_rises:
             risen = []
@@ -1053,6 +1059,42 @@ class Monitor:
                         w = st.storm[p] = deque(maxlen=c.storm_window)
                     w.append(snap[p])
         return risen, measured
+
+    def _storm_held(self, st: _StationState, snap: dict[str, float], held: tuple[str, ...]) -> list[str]:
+        """Hysteresis for a storm signature's second sample: found at the sample before by
+        the rules above (``held``, its markers), it holds when each of them still stands
+        half the bar of :meth:`_up_on_storm` over the storm's course (half of
+        ``storm_salt_jump`` over the lowest of its last three samples, and half of
+        ``z_rise`` times the instrument's ``MIN_SCALE``; the course kept as it was, the
+        plume's samples are kept out of it). A plume let into a storm flow is diluted by the
+        next burst of rain: its second sample is often below the bar its first one cleared,
+        and the policy raises an alert only on two samples in a row. The markers other than
+        the salts must also stand half their ``z_rise`` over the dry-weather baseline, as in
+        :meth:`_salt_against_rain` (a receding storm brings the outfall's own water back, up
+        to its dry-weather level and not over it), and the flow must not be receding
+        (``recession_flow_ratio`` of the highest of the last three samples). Only the sample right
+        after a signature of the full rules is judged so: a weaker sample never holds
+        another weaker one."""
+        c = self.config
+        # Not in a recession: as the runoff dries up the outfall's own water lifts its
+        # concentrations over the storm's course, and a weaker sample says nothing more.
+        q, before = snap.get("flow"), [old.get("flow") for old in st.storm_last]
+        if q is None or not before or None in before or q < c.recession_flow_ratio * max(before):
+            return []
+        for p in held:
+            v, w = snap.get(p), st.storm.get(p)
+            if v is None or w is None or len(w) < 3:
+                return []
+            ref = min(list(w)[-3:])
+            if v - ref < max(c.storm_salt_jump / 2 * abs(ref), c.z_rise / 2 * MIN_SCALE.get(p, 0.0)):
+                return []
+            # As in the salt rule, a marker other than the salts must also stand out of the
+            # outfall's own dry-weather water (here by half its bar): as a storm recedes
+            # that water comes back and lifts the concentrations over the storm's course
+            # toward the dry-weather level, never over it.
+            if p != "cond" and (self._z(st, p, v) or 0.0) < c.z_rise / 2:
+                return []
+        return list(held)
 
     def _storm_company(self, steps: dict[str, float]) -> list[str]:
         """NH3-N jumping from the storm's course (``z_rise`` in the storm's own units) with

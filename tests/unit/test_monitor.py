@@ -943,3 +943,75 @@ def test_a_sewage_plant_day_over_gb18918_is_an_exceedance_a_compliant_day_is_not
         assert c.end == day + timedelta(days=3)
     else:
         assert raised == []
+
+
+def diluted_plume(sid: str, t_open: datetime, weak_minutes: float = 5.0, strong: dict | None = None,
+                  weak: dict | None = None, storm: dict | None = None):
+    """Effluent let into a storm flow at ``t_open``: one ``strong`` sample (by default salts
+    +80 µS/cm, a third over the storm's course, COD +60 mg/L), then, diluted by the next
+    burst of rain, ``weak_minutes`` of ``weak`` samples (salts +35, under the bar the first
+    one cleared; COD +20). ``storm`` is added at ``sid`` from the rain on (runoff's own
+    make-up)."""
+    strong = strong or {"cond": 80.0, "cod": 60.0, "nh3n": 0.3, "flow": 10.0}
+    weak = weak or {"cond": 35.0, "cod": 20.0, "nh3n": 0.1, "flow": 10.0}
+
+    def sewage(s: str, t: datetime) -> dict:
+        if s != sid:
+            return {}
+        base = dict(storm or {}) if t >= T0 + timedelta(hours=6) else {}
+        add = strong if between(t, t_open, 5) else weak if between(t, t_open + STEP, weak_minutes) else {}
+        return {p: base.get(p, 0.0) + add.get(p, 0.0) for p in {*base, *add}}
+    return sewage
+
+
+def test_a_plume_diluted_at_its_second_sample_in_a_flowing_storm_is_held_and_raised() -> None:
+    # The policy raises on two samples in a row: the second, weaker but still well over the
+    # storm's course and the outfall's dry-weather COD, holds the signature found at the first.
+    t_open = T0 + timedelta(hours=8)
+    (a,) = _raised(run(storm_readings(diluted_plume("OF_JZ_RAIN", t_open)))[1])
+    assert a.station == "OF_JZ_RAIN" and {"cond", "cod"} <= set(a.parameters)
+    assert a.last_seen == t_open + STEP
+
+
+def test_a_plume_of_one_sample_in_a_storm_is_not_raised() -> None:
+    # Control: the strong sample alone, nothing after it, is one sample and no alert.
+    t_open = T0 + timedelta(hours=8)
+    assert not _raised(run(storm_readings(diluted_plume("OF_JZ_RAIN", t_open, weak_minutes=0.0)))[1])
+
+
+def test_a_weak_second_sample_is_not_held_while_the_storm_recedes() -> None:
+    # Effluent let into a quick storm (its flow halving every half hour), as in the salt-load
+    # test above, but diluted to less than half at its second sample. The first sample is
+    # found by its salt load; the second is not held, the flow falling by a quarter over
+    # three samples: as runoff dries up the outfall's own water lifts its concentrations,
+    # and a weaker sample there says no more than that. The price: such a plume waits for
+    # a sample that clears the full rules.
+    t_open = T0 + timedelta(hours=7)
+    plume = diluted_plume("OF_JZ_RAIN", t_open, strong={"cond": 250.0, "cod": 80.0, "nh3n": 0.3, "flow": 4.0},
+                          weak={"cond": 100.0, "cod": 30.0, "nh3n": 0.1, "flow": 4.0})
+    assert not _raised(run(storm_readings(plume, recession_min=40.0))[1])
+
+
+def test_a_held_sample_never_holds_the_next_weak_one() -> None:
+    # Thirty minutes of the weak plume after the strong sample: the first weak sample is held
+    # and raises the alert, the ones after it are not (a weak sample holds nothing), so the
+    # alert is last seen there.
+    t_open = T0 + timedelta(hours=8)
+    (a,) = _raised(run(storm_readings(diluted_plume("OF_JZ_RAIN", t_open, weak_minutes=30.0)))[1])
+    assert a.last_seen == t_open + STEP
+
+
+def test_a_weak_second_sample_at_the_outfalls_dry_weather_level_is_not_held() -> None:
+    # Runoff poor in NH3-N (0.8 mg/L under the outfall's own water) and sewage let into it:
+    # NH3-N +2.0 and salts +80 at the first sample, then NH3-N +0.65, salts +35. The weak
+    # NH3-N stands well over the storm's course but only at the outfall's dry-weather level,
+    # where its own water, coming back, would put it: not held.
+    t_open = T0 + timedelta(hours=8)
+    plume = diluted_plume("OF_JZ_RAIN", t_open, strong={"cond": 80.0, "nh3n": 2.0, "flow": 10.0},
+                          weak={"cond": 35.0, "nh3n": 0.65, "flow": 10.0}, storm={"nh3n": -0.8})
+    assert not _raised(run(storm_readings(plume))[1])
+    # Control: the same weak sample with its NH3-N half a mg/L over that level is held.
+    plume = diluted_plume("OF_JZ_RAIN", t_open, strong={"cond": 80.0, "nh3n": 2.0, "flow": 10.0},
+                          weak={"cond": 35.0, "nh3n": 1.3, "flow": 10.0}, storm={"nh3n": -0.8})
+    (a,) = _raised(run(storm_readings(plume))[1])
+    assert a.last_seen == t_open + STEP
