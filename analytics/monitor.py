@@ -935,12 +935,15 @@ class Monitor:
         if self.policy.is_open(s.id, "illegal_discharge"):
             st.alerted_at = t
         # A rain outfall's chemistry in and after a storm says nothing about its dry-weather
-        # normal: keep storms out of its baseline, so the recession does not look like a rise.
-        # And wastewater is never a rain outfall's normal, however long it flows in dry
-        # weather: learnt after ``protect_max_s`` like a river's new regime, it would hide
-        # the next discharge there.
-        if not (s.outfall_type == "rain" and signature and not wet):
-            self._learn(st, snap, t, protect=signature or wet)
+        # normal: keep storms out of its baseline, however long they last (a storm is not a
+        # new regime; learnt after ``protect_max_s``, a day of rain would make the runoff
+        # the outfall's "dry-weather level", and the storm rules measure against that
+        # level). And wastewater is never a rain outfall's normal, however long it flows in
+        # dry weather: learnt like a river's new regime, it would hide the next discharge.
+        if s.outfall_type != "rain":
+            self._learn(st, snap, t, protect=signature)
+        elif not (signature or wet):
+            self._learn(st, snap, t, protect=False)
         return events
 
     def _sewage_flowing(self, st: _StationState, snap: dict[str, float]) -> tuple[bool, list[str]]:

@@ -496,8 +496,8 @@ RAIN_OUTFALLS = ["OF_TZ_RAIN", "OF_XT_RAIN", "OF_YZ_RAIN", "OF_JZ_RAIN"]
 
 def storm_readings(sewage, hours: float = 14, storm_at: float = 6.0, seed: int = 3,
                    runoff_after: float = 0.0, flush_nh3n: float = 1.5, flush_salt: float = 0.0,
-                   recession_min: float = 240.0) -> list[Reading]:
-    """Every rain outfall, 5-min data; rain from ``storm_at`` h, the outfalls' runoff from
+                   recession_min: float = 240.0, rain_hours: float = 3.0) -> list[Reading]:
+    """Every rain outfall, 5-min data; rain from ``storm_at`` h for ``rain_hours``, the outfalls' runoff from
     ``runoff_after`` minutes later: first flush (COD, turbidity up, NH3-N ``flush_nh3n`` mg/L, salts
     washed off the pipes ``flush_salt`` µS/cm, for 20 min), then a recession (flow falling with
     time constant ``recession_min``) with conductivity falling steadily. ``sewage(sid, t) ->
@@ -526,7 +526,7 @@ def storm_readings(sewage, hours: float = 14, storm_at: float = 6.0, seed: int =
             for p, x in v.items():
                 out.append(Reading(sid, t, p, round(max(0.0, x + g.normal(0, 0.01 * x)), 3)))
             out.append(Reading(sid, t, "flow", round(flow + sewage(sid, t).get("flow", 0.0), 1)))
-        if 0 <= rain_min < 180:
+        if 0 <= rain_min < 60 * rain_hours:
             out.append(Reading("OF_TZ_RAIN", t, "rain", 8.0))
     return out
 
@@ -1015,3 +1015,17 @@ def test_a_weak_second_sample_at_the_outfalls_dry_weather_level_is_not_held() ->
                           weak={"cond": 35.0, "nh3n": 1.3, "flow": 10.0}, storm={"nh3n": -0.8})
     (a,) = _raised(run(storm_readings(plume))[1])
     assert a.last_seen == t_open + STEP
+
+
+def test_a_long_storm_never_becomes_a_rain_outfalls_dry_weather_level() -> None:
+    # Twelve hours of rain: the runoff, poor in NH3-N (0.4 mg/L against the outfall's own
+    # 1.2) and salts, flows all through it. The storm rules measure NH3-N and COD against the
+    # dry-weather level; a storm learnt as that level (as a river learns a lasting change)
+    # would make the outfall's own water, coming back, look like sewage in the next storm.
+    readings = storm_readings(lambda sid, t: {"nh3n": -0.8} if t >= T0 + timedelta(hours=6) else {},
+                              hours=20, recession_min=1e9, rain_hours=12.0)
+    m, _ = run(readings)
+    for sid in RAIN_OUTFALLS:
+        b = m._st[sid].baselines
+        assert abs(b["nh3n"].median() - OUTFALL["nh3n"]) < 0.05
+        assert abs(b["cond"].median() - OUTFALL["cond"]) < 10
