@@ -1081,15 +1081,12 @@ class Monitor:
         c = self.config
         # Not in a recession: as the runoff dries up the outfall's own water lifts its
         # concentrations over the storm's course, and a weaker sample says nothing more.
-        q, before = snap.get("flow"), [old.get("flow") for old in st.storm_last]
-        if q is None or not before or None in before or q < c.recession_flow_ratio * max(before):
+        q = snap.get("flow")
+        if q is None or not self._flow_steady(st, q):
             return []
         for p in held:
-            v, w = snap.get(p), st.storm.get(p)
-            if v is None or w is None or len(w) < 3:
-                return []
-            ref = min(list(w)[-3:])
-            if v - ref < max(c.storm_salt_jump / 2 * abs(ref), c.z_rise / 2 * MIN_SCALE.get(p, 0.0)):
+            v = snap.get(p)
+            if v is None or not self._up_on_storm(st, p, v, share=0.5):
                 return []
             # As in the salt rule, a marker other than the salts must also stand out of the
             # outfall's own dry-weather water (here by half its bar): as a storm recedes
@@ -1156,7 +1153,7 @@ class Monitor:
         if q is None or q <= c.outfall_flow_l_s or flows is None or len(flows) < 3 or not before \
                 or None in before:
             return []
-        steady = q >= c.recession_flow_ratio * max(before)
+        steady = self._flow_steady(st, q)
         risen = []
         for p in ("cond", "nh3n", "cod", "tp"):
             v = snap.get(p)
@@ -1189,16 +1186,23 @@ class Monitor:
             return False
         return q <= max(list(flows)[-3:]) and self._up_on_storm(st, p, v) and self._load_up_on_storm(st, p, v, q)
 
-    def _up_on_storm(self, st: _StationState, p: str, v: float) -> bool:
+    def _up_on_storm(self, st: _StationState, p: str, v: float, share: float = 1.0) -> bool:
         """``v`` up by ``storm_salt_jump`` over the lowest of the storm's last three samples
         of ``p`` (its course, a plume kept out of it), and by at least ``z_rise`` times the
-        instrument's ``MIN_SCALE``; the course needs ``storm_min_samples`` samples."""
+        instrument's ``MIN_SCALE``, both bars times ``share``; the course needs
+        ``storm_min_samples`` samples."""
         c = self.config
         w = st.storm.get(p)
         if w is None or len(w) < c.storm_min_samples:
             return False
         ref = min(list(w)[-3:])
-        return v - ref >= max(c.storm_salt_jump * abs(ref), c.z_rise * MIN_SCALE.get(p, 0.0))
+        return v - ref >= share * max(c.storm_salt_jump * abs(ref), c.z_rise * MIN_SCALE.get(p, 0.0))
+
+    def _flow_steady(self, st: _StationState, q: float) -> bool:
+        """The outfall's flow ``q`` not receding: at least ``recession_flow_ratio`` of the
+        highest of the storm's last three samples (none known: not steady)."""
+        before = [old.get("flow") for old in st.storm_last]
+        return bool(before) and None not in before and q >= self.config.recession_flow_ratio * max(before)
 
     def _load_up_on_storm(self, st: _StationState, p: str, v: float, q: float) -> bool:
         """The load of ``p`` (flow ``q`` × ``v``) up by ``storm_salt_jump`` over the lowest
