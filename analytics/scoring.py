@@ -20,6 +20,8 @@ localisation compares ``suspected_source`` with the truth's ``source``.
 >>> r = score([ev], [al], station_days=10)
 >>> r.by_type["illegal_discharge"].recall, r.by_type["illegal_discharge"].delays_min, r.source_right
 (1.0, [15.0], 1.0)
+>>> [(o.event["id"], o.delay_min, o.within(30)) for o in r.outcomes]
+[('e1', 15.0, True)]
 """
 
 from __future__ import annotations
@@ -69,6 +71,20 @@ class TypeScore:
         return d[min(len(d) - 1, round(q * (len(d) - 1)))]
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one truth event: the delay of its first matching alert from the event
+    reaching its first station (``None``: never answered), or answered by an alert already
+    open there (delay 0)."""
+
+    event: Mapping[str, Any]
+    delay_min: float | None
+    already_open: bool = False
+
+    def within(self, target_min: float) -> bool:
+        return self.delay_min is not None and self.delay_min <= target_min
+
+
 @dataclass
 class DetectScore:
     by_type: dict[str, TypeScore]
@@ -80,6 +96,7 @@ class DetectScore:
     source_exact: int
     alerts: int
     unmatched_by_kind: dict[str, int]
+    outcomes: list[Outcome] = field(default_factory=list)  # one per truth event, in its order
 
     @property
     def false_pollution_per_station_day(self) -> float:
@@ -113,6 +130,7 @@ def score(truth: Iterable[Mapping[str, Any]], alerts: Iterable[Mapping[str, Any]
     by_type: dict[str, TypeScore] = defaultdict(TypeScore)
     matched_alerts: set[int] = set()
     source_total = source_exact = 0
+    outcomes: list[Outcome] = []
     for ev in events:
         ts = by_type[ev["type"]]
         ts.events += 1
@@ -131,6 +149,7 @@ def score(truth: Iterable[Mapping[str, Any]], alerts: Iterable[Mapping[str, Any]
         if cause is not None:
             cause[0] += 1
         if not hits and not open_before:
+            outcomes.append(Outcome(ev, None))
             continue
         ts.detected += 1
         if cause is not None:
@@ -143,6 +162,7 @@ def score(truth: Iterable[Mapping[str, Any]], alerts: Iterable[Mapping[str, Any]
             first = min(hits, key=lambda a: _t(a["raised_at"]))
             delay = (_t(first["raised_at"]) - _first_arrival(ev)).total_seconds() / 60
         ts.delays_min.append(max(0.0, delay))
+        outcomes.append(Outcome(ev, max(0.0, delay), bool(open_before)))
         if delay <= delay_target_min:
             ts.within_target += 1
         if ev["type"] == "illegal_discharge" and ev.get("source"):
@@ -172,5 +192,5 @@ def score(truth: Iterable[Mapping[str, Any]], alerts: Iterable[Mapping[str, Any]
     return DetectScore(
         by_type=dict(by_type), false_pollution=false_pollution, station_days=station_days,
         faults=len(faults), faults_as_pollution=len(fault_hit), source_total=source_total,
-        source_exact=source_exact, alerts=len(alerts), unmatched_by_kind=dict(unmatched),
+        source_exact=source_exact, alerts=len(alerts), unmatched_by_kind=dict(unmatched), outcomes=outcomes,
     )
