@@ -14,7 +14,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from envmon.alerting.dispatcher import Dispatcher
@@ -227,12 +227,70 @@ class AnalyticsService:
                 log.exception("could not write derived series; keeping %d lines", len(self._derived_buf))
         self._last_flush = time.monotonic()
 
+    def warm(self) -> int:
+        """Read the last ``warm_hours`` of stored readings back into the core before
+        consuming, and return how many it read.
+
+        A restarted core has empty baselines: for an hour (``min_history`` samples) it judges
+        nothing, and for hours a bypass that began before the restart is learnt as the
+        river's normal. Ingest kept writing meanwhile, so the readings are in InfluxDB. They
+        go through the same core in time order; what it would have said about them is
+        dropped (said before the restart, or about water that has passed), except for the
+        conditions still present at the end: each is raised once. The store folds a raise
+        into the record already open for that station and kind (nobody is paged twice); a
+        condition that began while the core was down is a new alert, paged as any. Hourly
+        series derived from them are written (InfluxDB keeps one point per series and time,
+        so a rewrite changes nothing, and hours the core missed are filled). Readings the
+        broker still holds for this service come next; those of a time already read are
+        ignored by the core as late. A database that cannot answer leaves the core cold,
+        logged, never stopped."""
+        from envmon.history import HistoryError, RawRow, fetch_chunk, parameters_for
+        from envmon.reading import Reading
+
+        hours = self.settings.analytics.warm_hours
+        if hours <= 0:
+            return 0
+        end = self.clock() + timedelta(minutes=1)
+        start = end - timedelta(hours=hours, minutes=1)
+        by_medium: dict[str, list[str]] = {}
+        for st in self.registry.values():
+            by_medium.setdefault(st.medium, []).append(st.id)
+        params = {m: parameters_for(m) for m in by_medium}
+        n = 0
+        t0 = time.monotonic()
+        with self._lock:
+            monitor = self.monitor
+            try:
+                lo = start
+                while lo < end:
+                    hi = min(end, lo + timedelta(hours=1))
+                    # A station group per query keeps its WHERE clause short on large networks.
+                    rows: list[RawRow] = []
+                    for medium, sids in by_medium.items():
+                        for k in range(0, len(sids), 50):
+                            rows += fetch_chunk(self.influx, {medium: sids[k:k + 50]}, params, lo, hi)
+                    rows.sort(key=lambda r: r.time)
+                    for r in rows:
+                        monitor.process(Reading.trusted(r.station, r.time, r.parameter, r.value, r.flag))
+                    n += len(rows)
+                    lo = hi
+            except (InfluxError, HistoryError, OSError) as err:
+                log.warning("warm start: InfluxDB did not answer (%s); the core starts from %d readings", err, n)
+            self._derived_buf += [derived_line(d) for d in monitor.drain_derived()]
+            self._flush_derived()
+            still = [Event("raised", a) for a in monitor.open_alerts()]
+            self.sinks(still)
+        log.info("warm start: %d readings of the last %.0f h in %.1f s; %d condition(s) still present",
+                 n, hours, time.monotonic() - t0, len(still))
+        return n
+
     def start(self) -> None:
         self.influx.wait_ready(30)
         self.influx.create_database()
         self.publisher.connect()
         if self.dispatcher is not None:
             self.dispatcher.start()
+        self.warm()
         self.consumer.start()
         self._ticker = threading.Thread(target=self._tick_loop, name="analytics-clock", daemon=True)
         self._ticker.start()

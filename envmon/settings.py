@@ -59,6 +59,10 @@ class AnalyticsSettings:
     client_id: str = "envmon-analytics-1"
     alert_db: str = str(RUN_DIR / "alerts.sqlite")
     aqi_edition: str = "2026"
+    # On start, the core first reads this many hours of stored readings back from InfluxDB
+    # (its rolling baselines span 6 h): a restart does not leave it blind while they refill.
+    # 0: start cold.
+    warm_hours: float = 6.0
     # Routing of alerts to teams and channels (e.g. seeds/routing.toml); empty: alerts go to
     # the store, MQTT and InfluxDB only, nobody is paged.
     routing: str = ""
