@@ -60,3 +60,20 @@ def test_the_bench_replays_the_files_it_already_has(tmp_path, capsys) -> None:
     table = [x for x in first.splitlines() if x.startswith(("illegal", "  rain"))]
     assert table == [x for x in again.splitlines() if x.startswith(("illegal", "  rain"))]
     assert "not raised within 30 min" not in again
+
+
+def test_seeds_replayed_in_two_processes_score_as_one_at_a_time(tmp_path, capsys) -> None:
+    def table(out: str) -> list[str]:
+        lines = out.splitlines()
+        first = next(i for i, x in enumerate(lines) if x.startswith("scenario demo-night,"))
+        # everything but the timing figures and the folder
+        return [x for x in lines[first:] if "readings/s" not in x and "µs" not in x and not x.startswith("files")]
+
+    args = ["bench", "detect", "--scenario", "demo-night", "--seeds", "2"]
+    assert main([*args, "--out", str(tmp_path / "one")]) == 0
+    one = capsys.readouterr().out
+    assert main([*args, "--out", str(tmp_path / "two"), "--jobs", "2"]) == 0
+    two = capsys.readouterr().out
+    assert "2 seeds in 2 processes" in two
+    assert "scenario demo-night, 2 seed(s)" in one
+    assert table(one) == table(two)
