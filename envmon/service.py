@@ -242,15 +242,19 @@ class AnalyticsService:
         series derived from them are written (InfluxDB keeps one point per series and time,
         so a rewrite changes nothing, and hours the core missed are filled). Readings the
         broker still holds for this service come next; those of a time already read are
-        ignored by the core as late. A database that cannot answer leaves the core cold,
-        logged, never stopped."""
+        ignored by the core as late. Silence is judged from the restart on: a station read
+        back is as if heard at the restart (after a whole-system outage the stored data end
+        when it began, and every station would otherwise look silent until the broker's
+        backlog comes in). A database that cannot answer leaves the core cold, logged, never
+        stopped."""
         from envmon.history import HistoryError, RawRow, fetch_chunk, parameters_for
         from envmon.reading import Reading
 
         hours = self.settings.analytics.warm_hours
         if hours <= 0:
             return 0
-        end = self.clock() + timedelta(minutes=1)
+        now = self.clock()
+        end = now + timedelta(minutes=1)
         start = end - timedelta(hours=hours, minutes=1)
         by_medium: dict[str, list[str]] = {}
         for st in self.registry.values():
@@ -271,7 +275,7 @@ class AnalyticsService:
                             rows += fetch_chunk(self.influx, {medium: sids[k:k + 50]}, params, lo, hi)
                     rows.sort(key=lambda r: r.time)
                     for r in rows:
-                        monitor.process(Reading.trusted(r.station, r.time, r.parameter, r.value, r.flag))
+                        monitor.process(Reading.trusted(r.station, r.time, r.parameter, r.value, r.flag), now)
                     n += len(rows)
                     lo = hi
             except (InfluxError, HistoryError, OSError) as err:

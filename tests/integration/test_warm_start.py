@@ -118,3 +118,15 @@ def test_a_database_that_does_not_answer_leaves_the_core_cold_not_stopped(settin
     svc = service(gone, 6.0, [])
     assert svc.warm() == 0
     assert "warm start: InfluxDB did not answer" in caplog.text
+
+
+def test_silence_is_judged_from_the_restart_not_from_the_outage(settings: Settings, influx: InfluxClient) -> None:
+    # The whole system was down for an hour: the stored readings end an hour before the
+    # restart, and the broker's backlog has not come in yet. No station is silent for that.
+    store(influx, readings("XT_TOWN", RIVER, RESTART - timedelta(hours=3), RESTART - timedelta(hours=1)))
+    svc = service(settings, 6.0, [])
+    svc.warm()
+    assert [e for e in svc.monitor.tick(RESTART + timedelta(minutes=5)) if e.alert.kind == "station_offline"] == []
+    # ... but one that stays silent for three of its intervals after the restart is.
+    late = svc.monitor.tick(RESTART + timedelta(minutes=20))
+    assert [(e.type, e.alert.station) for e in late if e.alert.kind == "station_offline"] == [("raised", "XT_TOWN")]
