@@ -149,7 +149,11 @@ class AlertSinks:
                 payload = json.dumps(e.to_dict(), ensure_ascii=False).encode()
                 st = self.registry.get(e.alert.station)
                 for jur in (st.jurisdictions if st else (e.alert.jurisdiction or "unknown",)):
-                    self.publisher.publish(alert_topic(jur, e.alert.station), payload, qos=1)
+                    try:
+                        self.publisher.publish(alert_topic(jur, e.alert.station), payload, qos=1)
+                    except Exception:
+                        self.failures["mqtt"] += 1
+                        log.exception("could not publish %s on MQTT", e.alert.id)
             lines.append(alert_line(e))
             for fn in self.listeners:
                 try:
