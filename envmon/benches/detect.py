@@ -189,8 +189,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {name:48s} {n:4d} events, {within:4d} within 30 min ({_fmt(within / n, True)}), "
                   f"{det:4d} detected")
     if args.misses and missed:
-        print(f"illegal discharges not raised within 30 min ({len(missed)}); the signature is the simulator's "
-              "excess at the first station, mg/L (conductivity µS/cm, turbidity NTU, flow L/s):")
+        print(f"illegal discharges not raised within 30 min ({len(missed)}); the signature is the truth's peak "
+              "change at the first station against the same run without the event, mg/L (conductivity µS/cm, "
+              "turbidity NTU, flow L/s):")
         for seed, o in missed:
             print(_miss_line(seed, o, registry))
     causes: dict[str, list[int]] = {}
