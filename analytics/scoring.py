@@ -74,12 +74,11 @@ class TypeScore:
 @dataclass(frozen=True)
 class Outcome:
     """What became of one truth event: the delay of its first matching alert from the event
-    reaching its first station (``None``: never answered), or answered by an alert already
-    open there (delay 0)."""
+    reaching its first station (``None``: never answered; 0 when an alert already open there
+    answered it)."""
 
     event: Mapping[str, Any]
     delay_min: float | None
-    already_open: bool = False
 
     def within(self, target_min: float) -> bool:
         return self.delay_min is not None and self.delay_min <= target_min
@@ -161,8 +160,9 @@ def score(truth: Iterable[Mapping[str, Any]], alerts: Iterable[Mapping[str, Any]
         else:
             first = min(hits, key=lambda a: _t(a["raised_at"]))
             delay = (_t(first["raised_at"]) - _first_arrival(ev)).total_seconds() / 60
-        ts.delays_min.append(max(0.0, delay))
-        outcomes.append(Outcome(ev, max(0.0, delay), bool(open_before)))
+        delay = max(0.0, delay)
+        ts.delays_min.append(delay)
+        outcomes.append(Outcome(ev, delay))
         if delay <= delay_target_min:
             ts.within_target += 1
         if ev["type"] == "illegal_discharge" and ev.get("source"):

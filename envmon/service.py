@@ -251,42 +251,29 @@ class AnalyticsService:
         when it began, and every station would otherwise look silent until the broker's
         backlog comes in). A database that cannot answer leaves the core cold, logged, never
         stopped."""
-        from envmon.history import HistoryError, RawRow, fetch_chunk, parameters_for
+        from envmon.history import HistoryError, HistoryRequest, RawRow, iter_rows, plan
         from envmon.reading import Reading
 
         hours = self.settings.analytics.warm_hours
         if hours <= 0:
             return 0
         now = self.clock()
-        end = now + timedelta(minutes=1)
-        start = end - timedelta(hours=hours, minutes=1)
-        by_medium: dict[str, list[str]] = {}
-        for st in self.registry.values():
-            by_medium.setdefault(st.medium, []).append(st.id)
-        params = {m: parameters_for(m) for m in by_medium}
+        # An hour a query (per medium), as the history export reads, rows in time order.
+        request = HistoryRequest(tuple(st.id for st in self.registry.values()), now - timedelta(hours=hours),
+                                 now + timedelta(minutes=1), chunk=timedelta(hours=1))
         n = 0
         t0 = time.monotonic()
         with self._lock:
-            monitor = self.monitor
             try:
-                lo = start
-                while lo < end:
-                    hi = min(end, lo + timedelta(hours=1))
-                    # A station group per query keeps its WHERE clause short on large networks.
-                    rows: list[RawRow] = []
-                    for medium, sids in by_medium.items():
-                        for k in range(0, len(sids), 50):
-                            rows += fetch_chunk(self.influx, {medium: sids[k:k + 50]}, params, lo, hi)
-                    rows.sort(key=lambda r: r.time)
-                    for r in rows:
-                        monitor.process(Reading.trusted(r.station, r.time, r.parameter, r.value, r.flag), now)
-                    n += len(rows)
-                    lo = hi
+                for r in iter_rows(self.influx, plan(self.registry, request)):
+                    assert isinstance(r, RawRow)  # a raw request yields raw rows
+                    self.monitor.process(Reading.trusted(r.station, r.time, r.parameter, r.value, r.flag), now)
+                    n += 1
             except (InfluxError, HistoryError, OSError) as err:
                 log.warning("warm start: InfluxDB did not answer (%s); the core starts from %d readings", err, n)
-            self._derived_buf += [derived_line(d) for d in monitor.drain_derived()]
+            self._derived_buf += [derived_line(d) for d in self.monitor.drain_derived()]
             self._flush_derived()
-            still = [Event("raised", a) for a in monitor.open_alerts()]
+            still = [Event("raised", a) for a in self.monitor.open_alerts()]
             self.sinks(still)
         log.info("warm start: %d readings of the last %.0f h in %.1f s; %d condition(s) still present",
                  n, hours, time.monotonic() - t0, len(still))
