@@ -130,6 +130,13 @@ class MonitorConfig:
     front_memory_s: float = 2 * 3600.0
     outfall_flow_l_s: float = 1.0  # flow at a rain outfall above this is a discharge
     stuck_samples: int = 12
+    # A held result (an hourly analyser's, or a coarse probe's) must stay frozen for three
+    # of its own cycles, and at least three times this long, before it is called stuck: a
+    # count of samples is no measure of it, since at a 1-min cadence an hourly result is
+    # held for 60 samples. The cycle is learnt from the parameter's own past runs (the
+    # median of its last ``held_runs``); national stations' analysers report every 1–4 h.
+    stuck_s: float = 3600.0
+    held_runs: int = 8
     # Single-sample spikes within 2 h that make a fault: each is at least z_fault out and
     # back at once, which no river does; one is a bubble, two are a pattern.
     spike_count: int = 2
@@ -198,6 +205,7 @@ class _StationState:
     front_z: float = 0.0  # the conductivity's largest z while it was up
     protect_since: datetime | None = None
     runs: dict[str, list] = field(default_factory=dict)  # param -> [value, run length, since when]
+    held: dict[str, deque] = field(default_factory=dict)  # param -> durations (s) of its last runs of 2+ samples
     move_rate: dict[str, float] = field(default_factory=dict)  # EWMA of "value changed"
     flag_run: dict[str, tuple[str, int]] = field(default_factory=dict)
     faults: list = field(default_factory=list)  # fault conditions found in this snapshot
@@ -620,8 +628,12 @@ class Monitor:
 
     def _stuck(self, st: _StationState, snap: dict[str, float]) -> None:
         """A value frozen for ``stuck_samples`` samples on a parameter that usually moves at
-        (nearly) every sample; slow parameters at coarse resolution (night water temperature
-        at 0.1 °C) must stay frozen three times longer."""
+        (nearly) every sample. A parameter that holds its value (an analyser's result held
+        until its next cycle, night water temperature at 0.1 °C) must stay frozen three times
+        as many samples, and also three of its own cycles and three times ``stuck_s``: at a
+        1-min cadence an hourly result is held 60 samples, and every one of them is normal."""
+        c = self.config
+        t = st.last_time
         stuck = []
         for p, v in snap.items():
             if p in FLAT_OK:
@@ -629,7 +641,13 @@ class Monitor:
             prev = st.runs.get(p)
             moved = prev is None or prev[0] != v
             if prev is None or moved:
-                run: list = [v, 1, st.last_time]
+                if prev is not None and prev[1] > 1 and t is not None and prev[2] is not None:
+                    # A held run ended: how long this parameter holds a value.
+                    spans = st.held.get(p)
+                    if spans is None:
+                        spans = st.held[p] = deque(maxlen=c.held_runs)
+                    spans.append((t - prev[2]).total_seconds())
+                run: list = [v, 1, t]
                 st.runs[p] = run
             else:
                 run = prev
@@ -637,14 +655,28 @@ class Monitor:
             rate = st.move_rate.get(p, 0.5)  # unknown until learned
             rate = st.move_rate[p] = rate + 0.02 * (float(moved) - rate)
             n = run[1]
-            need = self.config.stuck_samples if rate > MOVING else 3 * self.config.stuck_samples
-            if n >= need:
+            if rate > MOVING:
+                if n >= c.stuck_samples:
+                    stuck.append(p)
+            elif n >= 3 * c.stuck_samples and self._held_long(st, p, run):
                 stuck.append(p)
         if stuck:
             st.faults.append(Condition(
                 st.station.id, st.station.medium, "sensor_fault", tuple(stuck), "info",
                 f"{st.station.name} {','.join(stuck)} 读数长时间不变，疑似传感器卡滞",
                 details={"pattern": "stuck"}))
+
+    def _held_long(self, st: _StationState, p: str, run: list) -> bool:
+        """Has a held value's run (``[value, samples, since]``) lasted three of the
+        parameter's cycles, and three ``stuck_s``? The run covers its last sample's interval
+        too, so at a 5-min cadence 36 samples are 3 h."""
+        t, since = st.last_time, run[2]
+        if t is None or since is None:
+            return True
+        spans = st.held.get(p)
+        cycle = max(self.config.stuck_s, float(np.median(spans)) if spans else 0.0)
+        gap = st.intervals[-1] if st.intervals else 0.0
+        return (t - since).total_seconds() + gap >= 3 * cycle - 1e-6
 
     def _device_flags(self, st: _StationState, t: datetime, flags: dict[str, str]) -> None:
         """The instrument's own word (HJ 212 flags): D fault / B link fault persisting, or C
