@@ -877,8 +877,24 @@ class Monitor:
             details={"z": {p: round(zs.get(p, 0.0), 1) for p in risen},
                      "values": {p: snap[p] for p in risen if p in snap},
                      "seen_at": sorted(inc.seen), "night": night, "rain": rain},
-            min_hits=1 if self._held(st, risen) else None,
+            min_hits=1 if self._held(st, risen) else None, interval_s=self._interval(st, zs, risen),
         )
+
+    def _interval(self, st: _StationState, zs: dict[str, float], risen: Iterable[str]) -> float | None:
+        """The data time one of the station's evaluations of a discharge stands for, for the
+        policy's ``raise_s``: the median of its last intervals (an outage's long gap among
+        them does not count), or the registry's nominal interval before it has any. Only
+        for a snapshot that carries the evidence of two (its markers' z adding up to twice
+        ``min_rises × z_rise``): one hourly sample of an outfall's own varying effluent can
+        show two markers at ``z_rise``; the second sample is the guard then, however late.
+        None otherwise (the policy counts evaluations)."""
+        c = self.config
+        ev = sum(max(0.0, -zs.get(p, 0.0) if p == "do" else zs.get(p, 0.0)) for p in risen)
+        if ev < 2 * c.min_rises * c.z_rise:
+            return None
+        if st.intervals:
+            return float(np.median(st.intervals))
+        return self.registry.sampling_s(st.station.id)
 
     def _held(self, st: _StationState, risen: list[str]) -> bool:
         """A river signature whose evidence has already held two samples: three chemistry
@@ -961,7 +977,8 @@ class Monitor:
                 s.id, "water", "illegal_discharge", tuple(risen), "critical",
                 f"{s.name} 排口水质突变：{', '.join(p + '↑' for p in risen)}",
                 suspected_source=s.id, confidence=0.9,
-                details={"values": {p: snap[p] for p in risen}}, min_hits=1 if measured else None), t)
+                details={"values": {p: snap[p] for p in risen}}, min_hits=1 if measured else None,
+                interval_s=self._interval(st, zs, risen)), t)
         else:
             events += self.policy.absent(s.id, "illegal_discharge", t)
         if self.policy.is_open(s.id, "illegal_discharge"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import time
@@ -25,6 +26,8 @@ EXAMPLES = """examples:
   envmon bench detect --first-seed 20270101 --seeds 5 --reuse --misses
                                                # replay those files again (another core, say)
                                                # and list the discharges not raised in time
+  envmon bench detect --water-interval 3600 --first-seed 20301001 --seeds 2 --out out/w3600
+                                               # water stations reporting hourly (HJ 212 CN=2061)
 """
 
 # The simulator's labels for events made hard on purpose (truth field "hard").
@@ -46,6 +49,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "run) instead of generating them again; a seed with no files there is generated")
     p.add_argument("--jobs", type=int, default=1,
                    help="seeds replayed at once, one process each (at most the machine's cores)")
+    p.add_argument("--water-interval", type=int, metavar="SECONDS",
+                   help="water stations sample at this interval instead of the scenario's (60: outfall "
+                        "loggers' minute data; 3600: hourly data); the files are named after it")
     p.add_argument("--misses", action="store_true",
                    help="list every illegal discharge not raised within 30 min: where, how big, how late")
     p.set_defaults(func=run)
@@ -133,6 +139,11 @@ def run(args: argparse.Namespace) -> int:
 
     registry = load_registry(args.stations)
     sc = load_scenario(args.scenario)
+    if args.water_interval is not None:
+        if args.water_interval <= 0:
+            raise SystemExit(f"--water-interval must be a number of seconds > 0, got {args.water_interval}")
+        sc = dataclasses.replace(sc, name=f"{sc.name}-w{args.water_interval}",
+                                 intervals={**sc.intervals, "water": args.water_interval})
     sc, foreign = for_network(sc, registry)
     if foreign:
         print(f"scenario {sc.name}: {len(foreign)} scripted event(s) at stations not in this network left out: "

@@ -9,8 +9,10 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import numpy as np
+import pytest
 
 from analytics.monitor import Monitor
+from analytics.policy import AlertPolicy, Condition, KindPolicy
 from envmon.alerts import Event
 from envmon.reading import Reading
 from envmon.stations import load_registry
@@ -79,3 +81,49 @@ def test_an_analyser_reporting_every_four_hours_is_no_stuck_sensor_once_its_cycl
     # the core assumes then); after that, its own 4-h cycle sets the bar.
     late = [e for e in events if e.alert.kind == "sensor_fault" and e.alert.last_seen >= T0 + timedelta(hours=8)]
     assert late == []
+
+
+GROSS = {"cod": 400.0, "cond": 1000.0, "nh3n": 6.0, "tp": 0.8, "flow": 14.0}
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_gross_discharge_in_one_hourly_sample_at_an_outfall_is_raised_at_that_sample(seed: int) -> None:
+    at = T0 + timedelta(hours=30)
+    events = run(series("OF_LX_IND", EFFLUENT, timedelta(hours=1), 48, lambda t: GROSS if t == at else {},
+                        seed=seed))
+    alerts = raised(events, "illegal_discharge")
+    assert [(a.start, a.last_seen) for a in alerts] == [(at, at)]
+
+
+def moderate(at: datetime, samples: int) -> Callable[[datetime], dict[str, float]]:
+    """Two markers about 5 of their scales up (2 % of the median) for ``samples`` hours."""
+    return lambda t: {"cond": 280.0, "nh3n": 0.27} if at <= t < at + timedelta(hours=samples) else {}
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_moderate_two_marker_rise_in_one_hourly_sample_waits_for_the_second(seed: int) -> None:
+    at = T0 + timedelta(hours=30)
+    one = run(series("OF_LX_IND", EFFLUENT, timedelta(hours=1), 48, moderate(at, 1), seed=seed))
+    assert raised(one, "illegal_discharge") == []
+    two = run(series("OF_LX_IND", EFFLUENT, timedelta(hours=1), 48, moderate(at, 2), seed=seed))
+    assert [a.last_seen for a in raised(two, "illegal_discharge")] == [at + timedelta(hours=1)]
+
+
+def test_policy_raises_on_covered_data_time_only_for_kinds_that_ask_and_conditions_that_say() -> None:
+    t = parse_time("2026-07-14T00:00:00Z")
+
+    def first(interval_s: float | None, raise_s: float | None = 1800.0) -> list[Event]:
+        p = AlertPolicy(kinds={"illegal_discharge": KindPolicy(raise_after=2, raise_s=raise_s)})
+        return p.observe(Condition("TZ_TOWN", "water", "illegal_discharge", ("nh3n",), "warning", "m",
+                                   interval_s=interval_s), t)
+
+    assert [e.type for e in first(3600.0)] == ["raised"]
+    assert [e.type for e in first(1800.0)] == ["raised"]
+    assert first(300.0) == []
+    assert first(None) == []
+    assert first(3600.0, raise_s=None) == []
+    # Two 5-min evaluations cover 10 min: raised by the count, as before.
+    p = AlertPolicy(kinds={"illegal_discharge": KindPolicy(raise_after=2, raise_s=1800.0)})
+    c = Condition("TZ_TOWN", "water", "illegal_discharge", ("nh3n",), "warning", "m", interval_s=300.0)
+    assert p.observe(c, t) == []
+    assert [e.type for e in p.observe(c, t + timedelta(minutes=5))] == ["raised"]
