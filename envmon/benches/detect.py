@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import json
 import math
+import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -141,7 +142,9 @@ def run(args: argparse.Namespace) -> int:
     sc = load_scenario(args.scenario)
     if args.water_interval is not None:
         if args.water_interval <= 0:
-            raise SystemExit(f"--water-interval must be a number of seconds > 0, got {args.water_interval}")
+            print(f"error: --water-interval must be a number of seconds > 0, got {args.water_interval}",
+                  file=sys.stderr)
+            return 2
         sc = dataclasses.replace(sc, name=f"{sc.name}-w{args.water_interval}",
                                  intervals={**sc.intervals, "water": args.water_interval})
     sc, foreign = for_network(sc, registry)

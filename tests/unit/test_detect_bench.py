@@ -77,3 +77,14 @@ def test_seeds_replayed_in_two_processes_score_as_one_at_a_time(tmp_path, capsys
     assert "2 seeds in 2 processes" in two
     assert "scenario demo-night, 2 seed(s)" in one
     assert table(one) == table(two)
+
+
+def test_the_water_interval_option_samples_the_water_stations_at_it(tmp_path, capsys) -> None:
+    args = ["bench", "detect", "--scenario", "demo-night", "--seeds", "1", "--out", str(tmp_path)]
+    assert main([*args, "--water-interval", "600"]) == 0
+    out = capsys.readouterr().out
+    assert "scenario demo-night-w600, 1 seed(s)" in out
+    (csv,) = tmp_path.glob("demo-night-w600-*.csv")
+    times = {x.split(",")[0] for x in csv.read_text(encoding="utf-8").splitlines()[1:] if ",TZ_TOWN," in x}
+    assert times and all(t[14:16] in ("00", "10", "20", "30", "40", "50") for t in times)
+    assert main([*args, "--water-interval", "0"]) != 0
