@@ -160,9 +160,16 @@ class MonitorConfig:
     # "data": a station is silent when the network's data clock ran on without it (replay);
     # "driver": the live driver calls tick(now) with its clock (wall time in production).
     offline_clock: str = "data"
-    aqi_edition: str = "2026"
+    # HJ 633 edition: "auto" is the edition in force at the data's hour or day (2012 before
+    # 2026-03-01, 2026 from then), as the official figures of that time were computed; "2026"
+    # or "2012" forces one (a joint inspection comparing periods on one scale).
+    aqi_edition: str = "auto"
     aqi_alert_above: int = 100
     wwtp_grade: str = "1A"
+
+    def __post_init__(self) -> None:
+        if self.aqi_edition not in ("auto", *hj633.EDITIONS):
+            raise ValueError(f"aqi_edition must be 'auto' or one of {hj633.EDITIONS}, got {self.aqi_edition!r}")
 
 
 @dataclass(slots=True)
@@ -1418,7 +1425,8 @@ class Monitor:
             vals: dict[str, float | None] = {p: means[p] for p in ("pm25", "pm10", "so2", "no2", "co", "o3")
                                              if p in means}
             if vals:
-                res = hj633.aqi_hourly(vals, edition=self.config.aqi_edition)
+                edition = self._aqi_edition(hour)
+                res = hj633.aqi_hourly(vals, edition=edition)
                 if res.aqi is not None:
                     fields: dict[str, Any] = {"aqi": res.aqi, "level": res.level, "category": res.category_zh,
                                               "primary": ",".join(res.primary)}
@@ -1426,7 +1434,7 @@ class Monitor:
                         if iaqi is not None:
                             fields[f"iaqi_{p}"] = float(iaqi)
                     self._derived.append(Derived("aqi", {"station": s.id, "jurisdiction": s.jurisdiction,
-                                                         "period": "hour", "edition": self.config.aqi_edition},
+                                                         "period": "hour", "edition": edition},
                                                  fields, hour))
                     if res.aqi > self.config.aqi_alert_above:
                         events += self.policy.observe(Condition(
@@ -1472,7 +1480,8 @@ class Monitor:
             st.o3_hours = {}
             if not daily:
                 return events
-            res = hj633.aqi_daily(daily, edition=self.config.aqi_edition)
+            edition = self._aqi_edition(day)
+            res = hj633.aqi_daily(daily, edition=edition)
             if res.aqi is None:
                 return events
             fields: dict[str, Any] = {"aqi": res.aqi, "level": res.level, "category": res.category_zh,
@@ -1481,8 +1490,12 @@ class Monitor:
                 if v is not None:
                     fields[f"iaqi_{p}"] = float(v)
             self._derived.append(Derived("aqi", {"station": s.id, "jurisdiction": s.jurisdiction, "period": "day",
-                                                 "edition": self.config.aqi_edition}, fields, day))
+                                                 "edition": edition}, fields, day))
         return events
+
+    def _aqi_edition(self, at: datetime) -> str:
+        e = self.config.aqi_edition
+        return hj633.edition_for(at) if e == "auto" else e
 
     def _plant_day(self, s: Station, means: dict[str, float], day: datetime) -> list[Event]:
         """A sewage plant's day judged by GB 18918-2002 (daily-mean maxima; the NH3-N limit

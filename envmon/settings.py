@@ -58,7 +58,7 @@ class AnalyticsSettings:
     group: str = "analytics"
     client_id: str = "envmon-analytics-1"
     alert_db: str = str(RUN_DIR / "alerts.sqlite")
-    aqi_edition: str = "2026"
+    aqi_edition: str = "auto"  # HJ 633: the edition in force at the data's time, or "2026" / "2012"
     # On start, the core first reads this many hours of stored readings back from InfluxDB
     # (its rolling baselines span 6 h): a restart does not leave it blind while they refill.
     # 0: start cold.

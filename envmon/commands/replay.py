@@ -21,7 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("readings", help="readings CSV: time,station,parameter,value,flag")
     p.add_argument("--stations", help="station registry TOML (default seeds/stations.toml)")
     p.add_argument("--alerts-out", help="alerts JSONL to write (default: print a summary only)")
-    p.add_argument("--aqi-edition", choices=["2026", "2012"], default="2026", help="HJ 633 edition")
+    p.add_argument("--aqi-edition", choices=["auto", "2026", "2012"], default="auto",
+                   help="HJ 633 edition: auto (default) is the one in force at the data's time (2012 before "
+                        "2026-03-01), 2026 or 2012 forces one")
     p.add_argument("--reorder-minutes", type=float, default=15.0,
                    help="how far out of time order rows may come (data time; memory grows with it; default 15)")
     p.add_argument("--no-progress", action="store_true")

@@ -1029,3 +1029,27 @@ def test_a_long_storm_never_becomes_a_rain_outfalls_dry_weather_level() -> None:
         b = m._st[sid].baselines
         assert abs(b["nh3n"].median() - OUTFALL["nh3n"]) < 0.05
         assert abs(b["cond"].median() - OUTFALL["cond"]) < 10
+
+
+def _air_hours(day: str, edition: str | None = None) -> list:
+    """Three hours of 5-min air readings at AQ_JS_CENTER on ``day``; the derived AQI points."""
+    m = Monitor(REG, MonitorConfig() if edition is None else MonitorConfig(aqi_edition=edition))
+    t0 = parse_time(f"{day}T10:00:00+08:00")
+    vals = {"pm25": 70.0, "pm10": 110.0, "so2": 8.0, "no2": 30.0, "co": 0.6, "o3": 90.0}
+    for i in range(36):
+        for p, v in vals.items():
+            m.process(Reading("AQ_JS_CENTER", t0 + i * STEP, p, v))
+    m.flush()
+    return [d for d in m.drain_derived() if d.measurement == "aqi" and d.tags["period"] == "hour"]
+
+
+def test_the_aqi_edition_is_the_one_in_force_at_the_datas_time_unless_one_is_chosen() -> None:
+    before, after = _air_hours("2025-12-10"), _air_hours("2026-07-10")
+    assert {d.tags["edition"] for d in before} == {"2012"}
+    assert {d.tags["edition"] for d in after} == {"2026"}
+    # PM2.5 70 µg/m³ is IAQI 94 on HJ 633-2012's 24 h breakpoints (35→50, 75→100) and over
+    # 100 on HJ 633-2026's (35→50, 60→100, 115→150).
+    assert before[0].fields["iaqi_pm25"] < 100 < after[0].fields["iaqi_pm25"]
+    assert {d.tags["edition"] for d in _air_hours("2026-07-10", edition="2012")} == {"2012"}
+    with pytest.raises(ValueError, match="aqi_edition"):
+        MonitorConfig(aqi_edition="2018")
