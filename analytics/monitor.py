@@ -212,7 +212,7 @@ class _StationState:
     front_z: float = 0.0  # the conductivity's largest z while it was up
     protect_since: datetime | None = None
     runs: dict[str, list] = field(default_factory=dict)  # param -> [value, run length, since when]
-    held: dict[str, deque] = field(default_factory=dict)  # param -> durations (s) of its last runs of 2+ samples
+    run_spans: dict[str, deque] = field(default_factory=dict)  # param -> durations (s) of its last runs of 2+ samples
     move_rate: dict[str, float] = field(default_factory=dict)  # EWMA of "value changed"
     flag_run: dict[str, tuple[str, int]] = field(default_factory=dict)
     faults: list = field(default_factory=list)  # fault conditions found in this snapshot
@@ -650,9 +650,9 @@ class Monitor:
             if prev is None or moved:
                 if prev is not None and prev[1] > 1 and t is not None and prev[2] is not None:
                     # A held run ended: how long this parameter holds a value.
-                    spans = st.held.get(p)
+                    spans = st.run_spans.get(p)
                     if spans is None:
-                        spans = st.held[p] = deque(maxlen=c.held_runs)
+                        spans = st.run_spans[p] = deque(maxlen=c.held_runs)
                     spans.append((t - prev[2]).total_seconds())
                 run: list = [v, 1, t]
                 st.runs[p] = run
@@ -665,7 +665,7 @@ class Monitor:
             if rate > MOVING:
                 if n >= c.stuck_samples:
                     stuck.append(p)
-            elif n >= 3 * c.stuck_samples and self._held_long(st, p, run):
+            elif n >= 3 * c.stuck_samples and self._frozen_three_cycles(st, p, run):
                 stuck.append(p)
         if stuck:
             st.faults.append(Condition(
@@ -673,14 +673,14 @@ class Monitor:
                 f"{st.station.name} {','.join(stuck)} 读数长时间不变，疑似传感器卡滞",
                 details={"pattern": "stuck"}))
 
-    def _held_long(self, st: _StationState, p: str, run: list) -> bool:
+    def _frozen_three_cycles(self, st: _StationState, p: str, run: list) -> bool:
         """Has a held value's run (``[value, samples, since]``) lasted three of the
         parameter's cycles, and three ``stuck_s``? The run covers its last sample's interval
         too, so at a 5-min cadence 36 samples are 3 h."""
         t, since = st.last_time, run[2]
         if t is None or since is None:
             return True
-        spans = st.held.get(p)
+        spans = st.run_spans.get(p)
         cycle = max(self.config.stuck_s, float(np.median(spans)) if spans else 0.0)
         gap = st.intervals[-1] if st.intervals else 0.0
         return (t - since).total_seconds() + gap >= 3 * cycle - 1e-6
@@ -884,10 +884,10 @@ class Monitor:
             details={"z": {p: round(zs.get(p, 0.0), 1) for p in risen},
                      "values": {p: snap[p] for p in risen if p in snap},
                      "seen_at": sorted(inc.seen), "night": night, "rain": rain},
-            min_hits=1 if self._held(st, risen) else None, interval_s=self._interval(st, zs, risen),
+            min_hits=1 if self._held(st, risen) else None, interval_s=self._interval_if_strong(st, zs, risen),
         )
 
-    def _interval(self, st: _StationState, zs: dict[str, float], risen: Iterable[str]) -> float | None:
+    def _interval_if_strong(self, st: _StationState, zs: dict[str, float], risen: Iterable[str]) -> float | None:
         """The data time one of the station's evaluations of a discharge stands for, for the
         policy's ``raise_s``: the median of its last intervals (an outage's long gap among
         them does not count), or the registry's nominal interval before it has any. Only
@@ -985,7 +985,7 @@ class Monitor:
                 f"{s.name} 排口水质突变：{', '.join(p + '↑' for p in risen)}",
                 suspected_source=s.id, confidence=0.9,
                 details={"values": {p: snap[p] for p in risen}}, min_hits=1 if measured else None,
-                interval_s=self._interval(st, zs, risen)), t)
+                interval_s=self._interval_if_strong(st, zs, risen)), t)
         else:
             events += self.policy.absent(s.id, "illegal_discharge", t)
         if self.policy.is_open(s.id, "illegal_discharge"):

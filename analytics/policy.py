@@ -110,7 +110,7 @@ class AlertPolicy:
             st.first_hit = t
         st.hits += 1
         if st.alert is None:
-            if st.hits < (c.min_hits or kp.raise_after) and not self._held_long(kp, c, st, t):
+            if st.hits < (c.min_hits or kp.raise_after) and not self._covers_raise_s(kp, c, st, t):
                 return []
             if st.last_cleared is not None and st.cleared_at is not None \
                     and t - st.cleared_at <= timedelta(seconds=kp.rearm_s):
@@ -138,7 +138,7 @@ class AlertPolicy:
         return [Event("updated", new)] if changed else []
 
     @staticmethod
-    def _held_long(kp: KindPolicy, c: Condition, st: _State, t: datetime) -> bool:
+    def _covers_raise_s(kp: KindPolicy, c: Condition, st: _State, t: datetime) -> bool:
         """Has the condition covered ``kp.raise_s`` of data time, its current evaluation's
         sampling interval included?"""
         if kp.raise_s is None or c.interval_s is None or st.first_hit is None:
