@@ -21,7 +21,8 @@ def test_row_f1_and_events_found() -> None:
     assert (r.events_found, r.events, r.alarms) == (1, 2, 1)
 
 
-def test_synthetic_file_with_gaps(tmp_path) -> None:
+def _synthetic(tmp_path):
+    """600 rows, a chlorine ramp at rows 400–429 labelled as the event, every 50th row empty."""
     rng = np.random.default_rng(0)
     n = 600
     lines = ['"","Time","Tp","Cl","pH","Redox","Leit","Trueb","Cl_2","Fm","Fm_2","EVENT"']
@@ -37,6 +38,11 @@ def test_synthetic_file_with_gaps(tmp_path) -> None:
         lines.append(f'"{i + 1}",{t},' + ",".join(vals) + f",{'TRUE' if event else 'FALSE'}")
     path = tmp_path / "small.csv"
     path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_synthetic_file_with_gaps(tmp_path) -> None:
+    path = _synthetic(tmp_path)
     data = gecco.load(path)
     assert np.isnan(data.values["Cl"][7])
     res, scores = gecco.evaluate(make("canary", min_history=20), ThresholdPolicy(0.99), data)
@@ -48,6 +54,16 @@ def test_synthetic_file_with_gaps(tmp_path) -> None:
     _, early = gecco.evaluate(make("canary", min_history=20), ThresholdPolicy(0.99),
                               gecco.load(tmp_path / "head.csv"))
     np.testing.assert_array_equal(early, scores[:399])
+
+
+def test_an_events_alarm_begins_and_ends_with_it(tmp_path) -> None:
+    """Row F1 wants the alarm over the event's rows, not after them: three outlier steps
+    of the last five raise it, and it is gone a few rows after the ramp ends."""
+    res, scores = gecco.evaluate(make("canary", min_history=20), ThresholdPolicy(0.99),
+                                 gecco.load(_synthetic(tmp_path)))
+    alarm = np.flatnonzero(scores >= 0.99)
+    assert 400 <= alarm[0] <= 404 and alarm[-1] <= 434
+    assert res.f1 > 0.8
 
 
 @pytest.mark.skipif(not TRAIN.exists(), reason=f"GECCO data not found: {TRAIN} (shared data)")
