@@ -202,6 +202,7 @@ class _StationState:
     day: datetime | None = None
     day_sums: dict[str, list[float]] = field(default_factory=dict)
     o3_hours: dict[int, float] = field(default_factory=dict)
+    air_hours: deque = field(default_factory=lambda: deque(maxlen=24))  # (hour, {pm25, pm10, o3 means})
     storm_spell: datetime | None = None  # the storm the storm baselines belong to
     storm: dict[str, deque] = field(default_factory=dict)  # recent course of the open storm, per parameter
     storm_last: deque = field(default_factory=lambda: deque(maxlen=3))  # the storm's last snapshots, as they were
@@ -1401,8 +1402,10 @@ class Monitor:
             acc = st.day_sums.setdefault(p, [0.0, 0])
             acc[0] += v
             acc[1] += 1
-        if s.medium == "air" and "o3" in means:
-            st.o3_hours[hour.hour] = means["o3"]
+        if s.medium == "air":
+            if "o3" in means:
+                st.o3_hours[hour.hour] = means["o3"]
+            st.air_hours.append((hour, {p: means[p] for p in ("pm25", "pm10", "o3") if p in means}))
         if s.medium == "water" and not s.is_outfall and s.target_class:
             try:
                 wc = gb3838.section_class(means, waterbody=s.waterbody or "river")
@@ -1424,8 +1427,10 @@ class Monitor:
         elif s.medium == "air":
             vals: dict[str, float | None] = {p: means[p] for p in ("pm25", "pm10", "so2", "no2", "co", "o3")
                                              if p in means}
+            edition = self._aqi_edition(hour)
+            if edition == "2012":
+                vals = self._hj633_2012_realtime(st, hour, vals)
             if vals:
-                edition = self._aqi_edition(hour)
                 res = hj633.aqi_hourly(vals, edition=edition)
                 if res.aqi is not None:
                     fields: dict[str, Any] = {"aqi": res.aqi, "level": res.level, "category": res.category_zh,
@@ -1474,13 +1479,19 @@ class Monitor:
         elif s.medium == "air":
             daily: dict[str, float | None] = {p: means[p] for p in ("pm25", "pm10", "so2", "no2", "co") if p in means}
             o3 = [st.o3_hours.get(h) for h in range(24)]
-            o3_8h = [v for v in hj633.o3_8h_moving_average(o3) if v is not None]
+            # The daily maximum 8-h mean is the largest of the 8-h means ending 08:00 to 24:00
+            # (windows inside the day: HJ 663-2013's definition, not in reference/standards.md:
+            # [M]); the partial windows of the day's first hours do not count.
+            o3_8h = [v for v in hj633.o3_8h_moving_average(o3)[7:] if v is not None]
             if o3_8h:
                 daily["o3_8h"] = max(o3_8h)
+            edition = self._aqi_edition(day)
+            hours_o3 = [v for v in st.o3_hours.values() if v is not None]
+            if edition == "2012" and hours_o3:
+                daily["o3"] = max(hours_o3)  # 2012's daily report also scores the O3 1-h maximum
             st.o3_hours = {}
             if not daily:
                 return events
-            edition = self._aqi_edition(day)
             res = hj633.aqi_daily(daily, edition=edition)
             if res.aqi is None:
                 return events
@@ -1492,6 +1503,28 @@ class Monitor:
             self._derived.append(Derived("aqi", {"station": s.id, "jurisdiction": s.jurisdiction, "period": "day",
                                                  "edition": edition}, fields, day))
         return events
+
+    # HJ 633-2012's real-time PM values are 24 h sliding means; a 24-h mean is valid with 20
+    # hourly values (GB 3095-2012 table 4, as for the daily value above: [M]), an 8-h mean
+    # with 6 (``hj633.o3_8h_moving_average``, [M]).
+    PM_SLIDING_MIN_HOURS = 20
+    O3_8H_MIN_HOURS = 6
+
+    def _hj633_2012_realtime(self, st: _StationState, hour: datetime,
+                             vals: dict[str, float | None]) -> dict[str, float | None]:
+        """The hour's values as HJ 633-2012's real-time report takes them: PM2.5 and PM10 as
+        the means of the last 24 hours (left out while fewer than 20 of them have a value),
+        and O3's 8-h sliding mean beside its 1-h value. The gases stay 1-h means."""
+        out = {p: v for p, v in vals.items() if p not in ("pm25", "pm10")}
+        recent = [(h, m) for h, m in st.air_hours if hour - h < timedelta(hours=24)]
+        for p in ("pm25", "pm10"):
+            got = [m[p] for _, m in recent if p in m]
+            if len(got) >= self.PM_SLIDING_MIN_HOURS:
+                out[p] = math.fsum(got) / len(got)
+        o3 = [m["o3"] for h, m in recent if hour - h < timedelta(hours=8) and "o3" in m]
+        if len(o3) >= self.O3_8H_MIN_HOURS:
+            out["o3_8h"] = math.fsum(o3) / len(o3)
+        return out
 
     def _aqi_edition(self, at: datetime) -> str:
         e = self.config.aqi_edition

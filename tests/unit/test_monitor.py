@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 
 from analytics.monitor import Monitor, MonitorConfig
+from analytics.standards import hj633
 from envmon.alerts import Event
 from envmon.reading import Reading
 from envmon.stations import load_registry
-from envmon.timeutil import parse_time
+from envmon.timeutil import CST, parse_time
 
 REG = load_registry()
 T0 = parse_time("2026-07-13T18:00:00+08:00")
@@ -1031,25 +1032,53 @@ def test_a_long_storm_never_becomes_a_rain_outfalls_dry_weather_level() -> None:
         assert abs(b["cond"].median() - OUTFALL["cond"]) < 10
 
 
-def _air_hours(day: str, edition: str | None = None) -> list:
-    """Three hours of 5-min air readings at AQ_JS_CENTER on ``day``; the derived AQI points."""
+AIR = {"pm25": 70.0, "pm10": 110.0, "so2": 8.0, "no2": 30.0, "co": 0.6, "o3": 90.0}
+
+
+def _air(day: str, hours: int, edition: str | None = None, add=lambda h: {}) -> list:
+    """``hours`` hours of 5-min air readings at AQ_JS_CENTER from 00:00 CST on ``day``
+    (``add(hour)`` changes a pollutant's level in that hour); the derived AQI points."""
     m = Monitor(REG, MonitorConfig() if edition is None else MonitorConfig(aqi_edition=edition))
-    t0 = parse_time(f"{day}T10:00:00+08:00")
-    vals = {"pm25": 70.0, "pm10": 110.0, "so2": 8.0, "no2": 30.0, "co": 0.6, "o3": 90.0}
-    for i in range(36):
-        for p, v in vals.items():
-            m.process(Reading("AQ_JS_CENTER", t0 + i * STEP, p, v))
+    t0 = parse_time(f"{day}T00:00:00+08:00")
+    for i in range(hours * 12):
+        t = t0 + i * STEP
+        for p, v in {**AIR, **add(i // 12)}.items():
+            m.process(Reading("AQ_JS_CENTER", t, p, v))
     m.flush()
-    return [d for d in m.drain_derived() if d.measurement == "aqi" and d.tags["period"] == "hour"]
+    return [d for d in m.drain_derived() if d.measurement == "aqi"]
+
+
+def _hourly(points: list) -> dict:
+    return {d.time.astimezone(CST).hour: d for d in points if d.tags["period"] == "hour"}
 
 
 def test_the_aqi_edition_is_the_one_in_force_at_the_datas_time_unless_one_is_chosen() -> None:
-    before, after = _air_hours("2025-12-10"), _air_hours("2026-07-10")
-    assert {d.tags["edition"] for d in before} == {"2012"}
-    assert {d.tags["edition"] for d in after} == {"2026"}
+    before, after = _hourly(_air("2025-12-10", 22)), _hourly(_air("2026-07-10", 3))
+    assert {d.tags["edition"] for d in before.values()} == {"2012"}
+    assert {d.tags["edition"] for d in after.values()} == {"2026"}
     # PM2.5 70 µg/m³ is IAQI 94 on HJ 633-2012's 24 h breakpoints (35→50, 75→100) and over
     # 100 on HJ 633-2026's (35→50, 60→100, 115→150).
-    assert before[0].fields["iaqi_pm25"] < 100 < after[0].fields["iaqi_pm25"]
-    assert {d.tags["edition"] for d in _air_hours("2026-07-10", edition="2012")} == {"2012"}
+    assert before[21].fields["iaqi_pm25"] < 100 < after[0].fields["iaqi_pm25"]
+    assert {d.tags["edition"] for d in _air("2026-07-10", 3, edition="2012")} == {"2012"}
     with pytest.raises(ValueError, match="aqi_edition"):
         MonitorConfig(aqi_edition="2018")
+
+
+def test_hj633_2012_realtime_pm_is_the_24h_sliding_mean_once_20_hours_are_in() -> None:
+    # PM2.5 40 µg/m³ for 20 hours, then 150: HJ 633-2012's real-time report scores the 24-h
+    # sliding mean, not the hour's 150 (which alone would be IAQI 200).
+    hours = _hourly(_air("2025-12-10", 23, add=lambda h: {"pm25": 40.0 if h < 20 else 150.0}))
+    assert all("iaqi_pm25" not in hours[h].fields for h in range(19))
+    assert hours[19].fields["iaqi_pm25"] == hj633.iaqi("pm25", "24h", 40.0, edition="2012")
+    assert hours[21].fields["iaqi_pm25"] == hj633.iaqi("pm25", "24h", (20 * 40 + 2 * 150) / 22, edition="2012")
+    assert "iaqi_o3_8h" in hours[21].fields  # scored beside the 1-h O3 in 2012
+    assert "iaqi_o3_8h" not in _hourly(_air("2026-07-10", 10))[9].fields
+
+
+def test_the_daily_o3_8h_maximum_counts_windows_ending_08_to_24_and_2012_adds_the_1h_maximum() -> None:
+    # O3 300 µg/m³ in the day's first six hours: a window ending 06:00 would average 300; the
+    # first window inside the day ends 08:00, (6 × 300 + 2 × 90) / 8 = 247.5.
+    points = _air("2025-12-10", 26, add=lambda h: {"o3": 300.0 if h < 6 else 90.0})
+    (day,) = [d for d in points if d.tags["period"] == "day" and d.time.astimezone(CST).day == 10]
+    assert day.fields["iaqi_o3_8h"] == hj633.iaqi("o3", "8h", 247.5, edition="2012")
+    assert day.fields["iaqi_o3"] == hj633.iaqi("o3", "1h", 300.0, edition="2012")
