@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from analytics.monitor import MonitorConfig
     from analytics.scoring import DetectScore, Outcome
     from envmon.replay import ReplayResult
     from envmon.stations import Registry
@@ -29,6 +30,8 @@ EXAMPLES = """examples:
                                                # and list the discharges not raised in time
   envmon bench detect --water-interval 3600 --first-seed 20301001 --seeds 2 --out out/w3600
                                                # water stations reporting hourly (HJ 212 CN=2061)
+  envmon bench detect --first-seed 20281272 --seeds 6 --reuse --set z_rise=3.5
+                                               # the same months under another core setting
 """
 
 # The simulator's labels for events made hard on purpose (truth field "hard").
@@ -53,6 +56,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--water-interval", type=int, metavar="SECONDS",
                    help="water stations sample at this interval instead of the scenario's (60: outfall "
                         "loggers' minute data; 3600: hourly data); the files are named after it")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="settings",
+                   help="a MonitorConfig field for this run (repeatable), e.g. z_rise=3.5: judge a setting "
+                        "on months without editing the core")
     p.add_argument("--misses", action="store_true",
                    help="list every illegal discharge not raised within 30 min: where, how big, how late")
     p.set_defaults(func=run)
@@ -104,8 +110,37 @@ def _driver_only(path: Path) -> tuple[int, float]:
     return n, time.perf_counter() - t0
 
 
+def monitor_config(settings: list[str]) -> MonitorConfig:
+    """``MonitorConfig`` with ``KEY=VALUE`` overrides, each value of its field's type.
+
+    >>> monitor_config(["z_rise=3.5", "stuck_samples=6"]).z_rise
+    3.5
+    >>> monitor_config(["z_rsie=3"])
+    Traceback (most recent call last):
+    ...
+    ValueError: --set z_rsie: not a MonitorConfig field (known: aqi_alert_above, aqi_edition, ...)
+    """
+    from analytics.monitor import MonitorConfig
+
+    base = MonitorConfig()
+    names = sorted(f.name for f in dataclasses.fields(MonitorConfig))
+    over: dict[str, Any] = {}
+    for item in settings:
+        key, sep, text = item.partition("=")
+        if not sep:
+            raise ValueError(f"--set {item!r}: expected KEY=VALUE")
+        if key not in names:
+            raise ValueError(f"--set {key}: not a MonitorConfig field (known: {', '.join(names[:2])}, ...)")
+        kind = type(getattr(base, key))
+        try:
+            over[key] = kind(text)
+        except ValueError as err:
+            raise ValueError(f"--set {key}: expected {kind.__name__}, got {text!r}") from err
+    return dataclasses.replace(base, **over)
+
+
 def _one_seed(sc: Scenario, registry: Registry, seed: int, out: Path, reuse: bool,
-              bars: bool) -> tuple[int, DetectScore, ReplayResult, float]:
+              bars: bool, config: MonitorConfig | None = None) -> tuple[int, DetectScore, ReplayResult, float]:
     """Generate (or, with ``reuse``, find) one seed's month, replay it, score it."""
     from tqdm import tqdm
 
@@ -125,7 +160,7 @@ def _one_seed(sc: Scenario, registry: Registry, seed: int, out: Path, reuse: boo
     gen_s = time.perf_counter() - t0
     bar = tqdm(unit=" readings", unit_scale=True, desc=f"replay seed {seed}", disable=not bars)
     with open(alerts_path, "w", encoding="utf-8") as fh:
-        res = replay(csv_path, registry, alerts_out=fh, progress=bar.update)
+        res = replay(csv_path, registry, alerts_out=fh, config=config, progress=bar.update)
     bar.close()
     truth = [json.loads(x) for x in open(truth_path, encoding="utf-8")]
     alerts = [json.loads(x) for x in open(alerts_path, encoding="utf-8")]
@@ -139,6 +174,11 @@ def run(args: argparse.Namespace) -> int:
     from firmware_sim.scenario import for_network, load_scenario
 
     registry = load_registry(args.stations)
+    try:
+        config = monitor_config(args.settings)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     sc = load_scenario(args.scenario)
     if args.water_interval is not None:
         if args.water_interval <= 0:
@@ -157,14 +197,14 @@ def run(args: argparse.Namespace) -> int:
     seeds = [(sc.seed if args.first_seed is None else args.first_seed) + k for k in range(args.seeds)]
     jobs = max(1, min(args.jobs, len(seeds)))
     if jobs == 1:
-        rows = [_one_seed(sc, registry, seed, out, args.reuse, bars=True) for seed in seeds]
+        rows = [_one_seed(sc, registry, seed, out, args.reuse, True, config) for seed in seeds]
     else:
         from concurrent.futures import ProcessPoolExecutor
 
         print(f"{len(seeds)} seeds in {jobs} processes (each replay on a core of its own: keep --jobs to the "
               "cores, or the throughput figure below is shared)", flush=True)
         with ProcessPoolExecutor(jobs) as pool:
-            futures = [pool.submit(_one_seed, sc, registry, seed, out, args.reuse, False) for seed in seeds]
+            futures = [pool.submit(_one_seed, sc, registry, seed, out, args.reuse, False, config) for seed in seeds]
             rows = []
             for f in futures:
                 rows.append(f.result())
@@ -173,7 +213,8 @@ def run(args: argparse.Namespace) -> int:
         for typ, ts in r.by_type.items():
             totals.setdefault(typ, []).append(ts)
     print()
-    print(f"scenario {sc.name}, {len(rows)} seed(s), {len(registry)} stations")
+    print(f"scenario {sc.name}, {len(rows)} seed(s), {len(registry)} stations"
+          + (f"; core settings {' '.join(args.settings)}" if args.settings else ""))
     print(f"{'event type':20s} {'events':>6s} {'recall':>7s} {'≤30 min':>8s} {'delay p50':>9s} {'p90':>5s}")
     for typ, lst in sorted(totals.items()):
         ev = sum(t.events for t in lst)

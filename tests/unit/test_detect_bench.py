@@ -88,3 +88,19 @@ def test_the_water_interval_option_samples_the_water_stations_at_it(tmp_path, ca
     times = {x.split(",")[0] for x in csv.read_text(encoding="utf-8").splitlines()[1:] if ",TZ_TOWN," in x}
     assert times and all(t[14:16] in ("00", "10", "20", "30", "40", "50") for t in times)
     assert main([*args, "--water-interval", "0"]) != 0
+
+
+def test_a_core_setting_is_judged_on_the_same_months(tmp_path, capsys) -> None:
+    args = ["bench", "detect", "--scenario", "demo-night", "--seeds", "1", "--out", str(tmp_path)]
+    assert main(args) == 0
+    capsys.readouterr()
+    (alerts,) = tmp_path.glob("demo-night-*.alerts.jsonl")
+    before = alerts.read_text(encoding="utf-8")
+    # A bar no rise reaches: the night's discharge is no longer raised.
+    assert main([*args, "--reuse", "--set", "z_rise=1000", "--set", "z_support=1000",
+                 "--set", "storm_sewage_nh3n=1000"]) == 0
+    out = capsys.readouterr().out
+    assert "core settings z_rise=1000 z_support=1000 storm_sewage_nh3n=1000" in out
+    assert "illegal_discharge" in before and "illegal_discharge" not in alerts.read_text(encoding="utf-8")
+    assert main([*args, "--reuse", "--set", "z_rsie=3"]) == 2
+    assert main([*args, "--reuse", "--set", "z_rise=high"]) == 2
