@@ -78,7 +78,12 @@ class Canary(Detector):
     def __init__(
         self,
         *,
-        pred_window: int = 5,
+        # The prediction (a median) should not catch up with an event while it lasts: a median
+        # of 20 values takes 11 rows of a step to move to it (GECCO 2018's median event lasts
+        # 22 rows), one of five takes 3. Chosen on each half of the training file alone
+        # (15–30 score alike there; longer windows find fewer events):
+        # docs/benchmarks-detectors.md.
+        pred_window: int = 20,
         history: int = 240,
         min_history: int = 30,
         outlier_sigma: float = 6.0,
