@@ -137,6 +137,11 @@ class MonitorConfig:
     # median of its last ``held_runs``); national stations' analysers report every 1–4 h.
     stuck_s: float = 3600.0
     held_runs: int = 8
+    # Before a held parameter's cycle is known (no run of its own has ended since its first
+    # result), the longest cycle in use: national automatic surface-water stations' analysers
+    # report every 4 h at the longest ("每4小时", not in reference/standards.md: [M]). A
+    # 4-hourly result is held for 4 h from its first cycle on and is no stuck sensor.
+    max_cycle_s: float = 4 * 3600.0
     # Single-sample spikes within 2 h that make a fault: each is at least z_fault out and
     # back at once, which no river does; one is a bubble, two are a pattern.
     spike_count: int = 2
@@ -649,13 +654,15 @@ class Monitor:
             prev = st.runs.get(p)
             moved = prev is None or prev[0] != v
             if prev is None or moved:
-                if prev is not None and prev[1] > 1 and t is not None and prev[2] is not None:
-                    # A held run ended: how long this parameter holds a value.
+                if prev is not None and prev[1] > 1 and t is not None and prev[2] is not None and not prev[3]:
+                    # A held run ended: how long this parameter holds a value. Not the run
+                    # the data began with: it began with the data, not with a new result,
+                    # and a run cut short that way would teach a cycle shorter than its own.
                     spans = st.run_spans.get(p)
                     if spans is None:
                         spans = st.run_spans[p] = deque(maxlen=c.held_runs)
                     spans.append((t - prev[2]).total_seconds())
-                run: list = [v, 1, t]
+                run: list = [v, 1, t, prev is None]
                 st.runs[p] = run
             else:
                 run = prev
@@ -675,14 +682,14 @@ class Monitor:
                 details={"pattern": "stuck"}))
 
     def _frozen_three_cycles(self, st: _StationState, p: str, run: list) -> bool:
-        """Has a held value's run (``[value, samples, since]``) lasted three of the
-        parameter's cycles, and three ``stuck_s``? The run covers its last sample's interval
-        too, so at a 5-min cadence 36 samples are 3 h."""
+        """Has a held value's run (``[value, samples, since, first]``) lasted three of the
+        parameter's cycles (``max_cycle_s`` while none is known), and three ``stuck_s``? The
+        run covers its last sample's interval too, so at a 5-min cadence 36 samples are 3 h."""
         t, since = st.last_time, run[2]
         if t is None or since is None:
             return True
         spans = st.run_spans.get(p)
-        cycle = max(self.config.stuck_s, float(np.median(spans)) if spans else 0.0)
+        cycle = max(self.config.stuck_s, float(np.median(spans)) if spans else self.config.max_cycle_s)
         gap = st.intervals[-1] if st.intervals else 0.0
         return (t - since).total_seconds() + gap >= 3 * cycle - 1e-6
 
