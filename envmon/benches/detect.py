@@ -77,6 +77,22 @@ def setting(ev: Mapping[str, Any], registry: Registry) -> str:
     return where + (f", {HARD.get(hard, hard)}" if hard else "")
 
 
+# Wastewater markers, for reading what a discharge did to the water (TN, temperature, pH,
+# flow and level are left out: they move with the weather and the plant, or the core does
+# not weigh them as markers).
+MARKERS = ("cond", "nh3n", "cod", "codmn", "tp", "turb", "do")
+
+
+def markers_seen(ev: Mapping[str, Any]) -> int:
+    """The most wastewater markers the truth saw the event move (by at least 3 instrument
+    standard deviations, the simulator's ``SNR_SEEN``) at any one station it reached. With
+    one, it moved a single parameter everywhere: the issue's own pattern of a sensor fault
+    (a parameter jumping without support from the station's others), which no rule can
+    call a discharge without calling such faults discharges too."""
+    sig = ev.get("signature") or {}
+    return max((sum(p in sig_st for p in MARKERS) for sig_st in sig.values()), default=0)
+
+
 def _miss_line(seed: int, o: Outcome, registry: Registry) -> str:
     ev = o.event
     arrivals = sorted((v, k) for k, v in (ev.get("arrivals") or {}).items())
@@ -243,6 +259,21 @@ def run(args: argparse.Namespace) -> int:
         for name, (n, det, within) in sorted(by_setting.items(), key=lambda kv: -kv[1][0]):
             print(f"  {name:48s} {n:4d} events, {within:4d} within 30 min ({_fmt(within / n, True)}), "
                   f"{det:4d} detected")
+    if by_setting:
+        seen: dict[str, list[int]] = {}
+        for _, r, _, _ in rows:
+            for o in r.outcomes:
+                if o.event["type"] == "illegal_discharge":
+                    k = "one marker at every station" if markers_seen(o.event) <= 1 else "two or more at a station"
+                    counts = seen.setdefault(k, [0, 0])
+                    counts[0] += 1
+                    counts[1] += o.within(30.0)
+        print("illegal discharges by the wastewater markers the truth saw move (≥ 3 instrument SDs; "
+              "one alone is the sensor-fault pattern):")
+        for name in ("two or more at a station", "one marker at every station"):
+            if name in seen:
+                n, within = seen[name]
+                print(f"  {name:48s} {n:4d} events, {within:4d} within 30 min ({_fmt(within / n, True)})")
     if args.misses and missed:
         print(f"illegal discharges not raised within 30 min ({len(missed)}); the signature is the truth's peak "
               "change at the first station against the same run without the event, mg/L (conductivity µS/cm, "

@@ -4,7 +4,7 @@ discharges by setting, the list of misses, and replaying files already generated
 from __future__ import annotations
 
 from analytics.scoring import score
-from envmon.benches.detect import _miss_line, setting
+from envmon.benches.detect import _miss_line, markers_seen, setting
 from envmon.cli import main
 from envmon.stations import load_registry
 
@@ -36,6 +36,15 @@ def test_the_setting_names_the_outfall_kind_and_what_made_it_hard() -> None:
     assert setting({"source": None}, REG) == "into a river, unmonitored pipe"
 
 
+def test_the_markers_seen_are_counted_at_the_station_where_most_moved() -> None:
+    # TN and flow are no markers; DO and turbidity are.
+    ev = {"signature": {"BH2": {"nh3n": 0.3, "tn": 0.4}, "BH3": {"nh3n": 0.2, "do": -0.5, "turb": 3.0},
+                        "OF_X": {"flow": 20.0, "cond": 80.0}}}
+    assert markers_seen(ev) == 3
+    assert markers_seen({"signature": {"BH2": {"nh3n": 0.3, "tn": 0.4, "temp": 0.2}}}) == 1
+    assert markers_seen({}) == 0
+
+
 def test_a_miss_is_listed_with_its_first_station_and_its_size() -> None:
     ev = _ev("month-0014-illegal_discharge", "BH2", "2026-07-14T23:05:00Z", source=None,
              signature_type="sewage", flow_l_s=25.2, signature={"BH2": {"nh3n": 0.3125, "tp": 0.0429}})
@@ -57,6 +66,7 @@ def test_the_bench_replays_the_files_it_already_has(tmp_path, capsys) -> None:
     # the night's one scripted discharge, at a rain outfall in dry weather, raised in time
     assert "illegal discharges by setting:\n  rain outfall " in first
     assert "1 events,    1 within 30 min (100 %)" in first
+    assert "markers the truth saw move" in first and "  two or more at a station " in first
     table = [x for x in first.splitlines() if x.startswith(("illegal", "  rain"))]
     assert table == [x for x in again.splitlines() if x.startswith(("illegal", "  rain"))]
     assert "not raised within 30 min" not in again
