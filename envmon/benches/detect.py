@@ -77,20 +77,20 @@ def setting(ev: Mapping[str, Any], registry: Registry) -> str:
     return where + (f", {HARD.get(hard, hard)}" if hard else "")
 
 
-# Wastewater markers, for reading what a discharge did to the water (TN, temperature, pH,
-# flow and level are left out: they move with the weather and the plant, or the core does
-# not weigh them as markers).
-MARKERS = ("cond", "nh3n", "cod", "codmn", "tp", "turb", "do")
+ONE_MARKER, TWO_MARKERS = "one marker at every station", "two or more at a station"
 
 
 def markers_seen(ev: Mapping[str, Any]) -> int:
-    """The most wastewater markers the truth saw the event move (by at least 3 instrument
-    standard deviations, the simulator's ``SNR_SEEN``) at any one station it reached. With
-    one, it moved a single parameter everywhere: the issue's own pattern of a sensor fault
-    (a parameter jumping without support from the station's others), which no rule can
-    call a discharge without calling such faults discharges too."""
+    """The most wastewater markers (the core's ``RISE_PARAMS`` and DO) the truth saw the
+    event move, by at least 3 instrument standard deviations (the simulator's ``SNR_SEEN``),
+    at any one station it reached. With one, it moved a single parameter everywhere: the
+    issue's own pattern of a sensor fault (a parameter jumping without support from the
+    station's others), which no rule can call a discharge without calling such faults
+    discharges too."""
+    from analytics.monitor import RISE_PARAMS
+
     sig = ev.get("signature") or {}
-    return max((sum(p in sig_st for p in MARKERS) for sig_st in sig.values()), default=0)
+    return max((sum(p in sig_st for p in (*RISE_PARAMS, "do")) for sig_st in sig.values()), default=0)
 
 
 def _miss_line(seed: int, o: Outcome, registry: Registry) -> str:
@@ -243,6 +243,7 @@ def run(args: argparse.Namespace) -> int:
               f"{_fmt(within / ev if ev else float('nan'), True):>8s} {_fmt(p50):>9s} {_fmt(p90):>5s}")
     # Illegal discharges by where they happened: the misses are not spread evenly.
     by_setting: dict[str, list[int]] = {}
+    by_markers: dict[str, list[int]] = {}  # and by the markers the truth saw move
     missed = []
     for seed, r, _, _ in rows:
         for o in r.outcomes:
@@ -252,6 +253,9 @@ def run(args: argparse.Namespace) -> int:
             counts[0] += 1
             counts[1] += o.delay_min is not None
             counts[2] += o.within(30.0)
+            seen = by_markers.setdefault(ONE_MARKER if markers_seen(o.event) <= 1 else TWO_MARKERS, [0, 0])
+            seen[0] += 1
+            seen[1] += o.within(30.0)
             if not o.within(30.0):
                 missed.append((seed, o))
     if by_setting:
@@ -259,20 +263,12 @@ def run(args: argparse.Namespace) -> int:
         for name, (n, det, within) in sorted(by_setting.items(), key=lambda kv: -kv[1][0]):
             print(f"  {name:48s} {n:4d} events, {within:4d} within 30 min ({_fmt(within / n, True)}), "
                   f"{det:4d} detected")
-    if by_setting:
-        seen: dict[str, list[int]] = {}
-        for _, r, _, _ in rows:
-            for o in r.outcomes:
-                if o.event["type"] == "illegal_discharge":
-                    k = "one marker at every station" if markers_seen(o.event) <= 1 else "two or more at a station"
-                    counts = seen.setdefault(k, [0, 0])
-                    counts[0] += 1
-                    counts[1] += o.within(30.0)
+    if by_markers:
         print("illegal discharges by the wastewater markers the truth saw move (≥ 3 instrument SDs; "
               "one alone is the sensor-fault pattern):")
-        for name in ("two or more at a station", "one marker at every station"):
-            if name in seen:
-                n, within = seen[name]
+        for name in (TWO_MARKERS, ONE_MARKER):
+            if name in by_markers:
+                n, within = by_markers[name]
                 print(f"  {name:48s} {n:4d} events, {within:4d} within 30 min ({_fmt(within / n, True)})")
     if args.misses and missed:
         print(f"illegal discharges not raised within 30 min ({len(missed)}); the signature is the truth's peak "
