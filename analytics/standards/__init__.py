@@ -7,6 +7,7 @@ Nothing here does I/O except reading those TOML tables once (cached). Modules:
 - ``gb3095``: ambient-air limits, 2012 and 2026 editions (2026 transitional/final by date)
 - ``hj633``: AQI, 2012 and 2026 editions (default 2026)
 - ``gb18918``: municipal wastewater-plant discharge limits (sewage-plant outfalls)
+- ``gb8978``: integrated wastewater discharge limits (the COD level of wastewater at a rain outfall)
 
 >>> from analytics.standards import section_class, aqi_daily, noise_limit
 >>> section_class({"nh3n": 1.2, "do": 6.2}).label
@@ -15,7 +16,7 @@ Nothing here does I/O except reading those TOML tables once (cached). Modules:
 45.0
 """
 
-from analytics.standards import gb3095, gb3096, gb3838, gb18918, hj633
+from analytics.standards import gb3095, gb3096, gb3838, gb8978, gb18918, hj633
 from analytics.standards._tables import Limit, StandardsTableError, load_table
 from analytics.standards.gb3095 import AirLimits
 from analytics.standards.gb3095 import limits as air_limits
@@ -78,6 +79,7 @@ __all__ = [
     "gb3095",
     "gb3096",
     "gb3838",
+    "gb8978",
     "gb18918",
     "hj633",
     "iaqi",
