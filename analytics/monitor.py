@@ -39,7 +39,7 @@ import numpy as np
 
 from analytics.detectors.base import RollingStats
 from analytics.policy import AlertPolicy, Condition
-from analytics.standards import gb3096, gb3838, gb18918, hj633
+from analytics.standards import gb3096, gb3838, gb8978, gb18918, hj633
 from envmon.alerts import Event
 from envmon.reading import Reading
 from envmon.stations import Registry, Station
@@ -109,6 +109,10 @@ class MonitorConfig:
     storm_window: int = 12  # samples of a storm's recent course (1 h at 5 min)
     storm_nh3n_excess: float = 2.0  # mg/L over the dry-weather median (standards.md §7.1 [M])
     storm_sewage_nh3n: float = 10.0  # mg/L: half the low end of raw sewage's 20–40 (§7.1 [M])
+    # Water leaving a rain outfall in dry weather with COD over this GB 8978-1996 grade's
+    # limit (grade 1: 100 mg/L, the limit of a permitted direct discharge) is wastewater by
+    # its level, whatever the outfall's history (industrial effluent carries little NH3-N).
+    wastewater_grade: str = "1"
     # Conductivity at this multiple of its dry-weather median is wastewater: the conservative
     # end of the "1.5–2 × baseline" jump of standards.md §7.1 [M]; runoff dilutes salts.
     storm_sewage_cond_ratio: float = 2.0
@@ -175,6 +179,7 @@ class MonitorConfig:
     def __post_init__(self) -> None:
         if self.aqi_edition not in ("auto", *hj633.EDITIONS):
             raise ValueError(f"aqi_edition must be 'auto' or one of {hj633.EDITIONS}, got {self.aqi_edition!r}")
+        gb8978.limit("cod", self.wastewater_grade)  # a grade GB 8978 does not have fails here
 
 
 @dataclass(slots=True)
@@ -251,6 +256,9 @@ class Monitor:
         self.registry = registry
         self.config = config or MonitorConfig()
         self.policy = AlertPolicy(station_info={s.id: (s.jurisdiction, s.name) for s in registry.values()})
+        cod = gb8978.limit("cod", self.config.wastewater_grade)
+        assert cod is not None and cod.upper is not None  # every grade limits COD
+        self._wastewater_cod = cod.upper
         self._st: dict[str, _StationState] = {}
         self._derived: list[Derived] = []
         self._incidents: list[_Incident] = []
@@ -1011,18 +1019,26 @@ class Monitor:
         return events
 
     def _sewage_flowing(self, st: _StationState, snap: dict[str, float]) -> tuple[bool, list[str]]:
-        """Sewage itself flowing out of a rain outfall in dry weather, whatever the
+        """Wastewater itself flowing out of a rain outfall in dry weather, whatever the
         outfall's history: NH3-N at ``storm_sewage_nh3n`` (half the low end of raw sewage's
-        20–40 mg/L, standards.md §7.1 [M]; surface water's class V limit is 2) with the
-        outfall flowing. A new station has no baseline for an hour, and one that starts on
-        a cross-connection would learn the sewage as its normal. Conductivity and COD are
-        named beside it when they stand out of the baseline."""
+        20–40 mg/L, standards.md §7.1 [M]; surface water's class V limit is 2), or COD over
+        the GB 8978-1996 limit of ``wastewater_grade`` (industrial effluent, which carries
+        little NH3-N), with the outfall flowing. A new station has no baseline for an hour,
+        and one that starts on a cross-connection would learn the wastewater as its normal.
+        Conductivity, COD and NH3-N are named beside it when they stand out of the baseline."""
         c = self.config
-        nh3n, flow = snap.get("nh3n"), snap.get("flow")
-        if nh3n is None or flow is None or nh3n < c.storm_sewage_nh3n or flow <= c.outfall_flow_l_s:
+        nh3n, cod, flow = snap.get("nh3n"), snap.get("cod"), snap.get("flow")
+        if flow is None or flow <= c.outfall_flow_l_s:
             return False, []
-        risen = ["nh3n"]
-        for p in ("cond", "cod"):
+        if nh3n is not None and nh3n >= c.storm_sewage_nh3n:
+            risen = ["nh3n"]
+        elif cod is not None and cod > self._wastewater_cod:
+            risen = ["cod"]
+        else:
+            return False, []
+        for p in ("cond", "cod", "nh3n"):
+            if p in risen:
+                continue
             if p in snap:
                 z = self._z(st, p, snap[p])
                 if z is not None and z >= c.z_support:

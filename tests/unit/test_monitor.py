@@ -738,16 +738,16 @@ def test_the_outfalls_own_water_returning_as_a_storm_ends_is_not_a_discharge() -
     assert not _raised(run(storm_readings(own_water, hours=16, recession_min=30.0))[1])
 
 
-def outfall_from_its_first_sample(nh3n: float, minutes: float = 40) -> list[Reading]:
+def outfall_from_its_first_sample(nh3n: float, minutes: float = 40, cod: float = 380.0) -> list[Reading]:
     """A rain outfall whose data begin (a new station) with ``minutes`` of 25 L/s flowing
-    in dry weather, NH3-N ``nh3n``, then three hours of its standing water."""
+    in dry weather, NH3-N ``nh3n`` and COD ``cod``, then three hours of its standing water."""
     g = np.random.default_rng(5)
     out = []
     for i in range(36):
         t = T0 + i * STEP
         flowing = i * 5 < minutes
         v = {"cond": 1150.0 if flowing else 420.0, "nh3n": nh3n if flowing else 1.2,
-             "cod": 380.0 if flowing else 30.0, "turb": 20.0}
+             "cod": cod if flowing else 30.0, "turb": 20.0}
         for p, x in v.items():
             out.append(Reading("OF_JZ_RAIN", t, p, round(x * (1 + g.normal(0, 0.01)), 3)))
         out.append(Reading("OF_JZ_RAIN", t, "flow", 25.0 if flowing else 0.0))
@@ -762,10 +762,32 @@ def test_raw_sewage_from_a_new_rain_outfall_is_caught_before_it_has_a_baseline()
     assert a.last_seen <= T0 + timedelta(minutes=10)
 
 
+def test_industrial_effluent_from_a_new_rain_outfall_is_caught_by_its_cod() -> None:
+    # The same flow carrying NH3-N 4 mg/L and COD 380 mg/L: little ammonia (industrial
+    # effluent), but COD far over GB 8978-1996's grade-1 limit (100 mg/L), which even a
+    # permitted direct discharge must meet.
+    (a,) = _raised(run(outfall_from_its_first_sample(4.0))[1])
+    assert a.station == "OF_JZ_RAIN" and a.parameters[0] == "cod"
+    assert a.last_seen <= T0 + timedelta(minutes=10)
+
+
+@pytest.mark.parametrize("grade", ["2", "3"])
+def test_the_cod_level_of_wastewater_is_read_from_the_gb8978_grade_chosen(grade: str) -> None:
+    # COD 380 mg/L is over grades 1 and 2 (100, 150) and under grade 3 (500, into a sewer).
+    m = Monitor(load_registry(), MonitorConfig(wastewater_grade=grade))
+    events = [e for r in outfall_from_its_first_sample(4.0) for e in m.process(r)]
+    assert bool(_raised(events)) is (grade == "2")
+
+
+def test_a_grade_gb8978_does_not_have_is_refused() -> None:
+    with pytest.raises(ValueError, match="GB 8978 grade"):
+        MonitorConfig(wastewater_grade="1A")
+
+
 def test_dry_weather_flow_of_weak_water_from_a_new_rain_outfall_is_not_called_sewage() -> None:
-    # The same flow carrying NH3-N 4 mg/L: dry-weather flow (its own alert), but with no
-    # baseline nothing says sewage.
-    _, events = run(outfall_from_its_first_sample(4.0))
+    # The same flow carrying NH3-N 4 mg/L and COD 90 mg/L, under GB 8978's grade-1 limit:
+    # dry-weather flow (its own alert), but with no baseline nothing says wastewater.
+    _, events = run(outfall_from_its_first_sample(4.0, cod=90.0))
     assert not _raised(events)
     assert _raised(events, "dry_weather_flow")
 
