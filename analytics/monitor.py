@@ -983,8 +983,10 @@ class Monitor:
         if stepped and not signature:
             signature, risen = True, stepped
         wet = s.outfall_type == "rain" and raining
+        level = ""  # wastewater told by its level alone: what the message says
         if not signature and s.outfall_type == "rain" and not wet:
-            signature, risen = self._sewage_flowing(st, snap)
+            risen, level = self._sewage_flowing(st, snap)
+            signature = bool(risen)
         measured = False
         if wet:
             # In a storm the dry-weather baseline says little: runoff (first flush, then the
@@ -998,7 +1000,8 @@ class Monitor:
             st.signature_at = t
             events += self.policy.observe(Condition(
                 s.id, "water", "illegal_discharge", tuple(risen), "critical",
-                f"{s.name} 排口水质突变：{', '.join(p + '↑' for p in risen)}",
+                f"{s.name} 晴天出流为污水：{level}" if level
+                else f"{s.name} 排口水质突变：{', '.join(p + '↑' for p in risen)}",
                 suspected_source=s.id, confidence=0.9,
                 details={"values": {p: snap[p] for p in risen}}, min_hits=1 if measured else None,
                 interval_s=self._interval_if_strong(st, zs, risen)), t)
@@ -1018,24 +1021,28 @@ class Monitor:
             self._learn(st, snap, t, protect=False)
         return events
 
-    def _sewage_flowing(self, st: _StationState, snap: dict[str, float]) -> tuple[bool, list[str]]:
+    def _sewage_flowing(self, st: _StationState, snap: dict[str, float]) -> tuple[list[str], str]:
         """Wastewater itself flowing out of a rain outfall in dry weather, whatever the
         outfall's history: NH3-N at ``storm_sewage_nh3n`` (half the low end of raw sewage's
         20–40 mg/L, standards.md §7.1 [M]; surface water's class V limit is 2), or COD over
         the GB 8978-1996 limit of ``wastewater_grade`` (industrial effluent, which carries
         little NH3-N), with the outfall flowing. A new station has no baseline for an hour,
         and one that starts on a cross-connection would learn the wastewater as its normal.
-        Conductivity, COD and NH3-N are named beside it when they stand out of the baseline."""
+        Conductivity, COD and NH3-N are named beside it when they stand out of the baseline.
+        Returns those markers, the level's first, and what the level is (empty: none)."""
         c = self.config
         nh3n, cod, flow = snap.get("nh3n"), snap.get("cod"), snap.get("flow")
         if flow is None or flow <= c.outfall_flow_l_s:
-            return False, []
+            return [], ""
         if nh3n is not None and nh3n >= c.storm_sewage_nh3n:
             risen = ["nh3n"]
+            level = f"流量 {flow:.1f} L/s，氨氮 {nh3n:.3g} mg/L（达生活污水水平 ≥ {c.storm_sewage_nh3n:g} mg/L）"
         elif cod is not None and cod > self._wastewater_cod:
             risen = ["cod"]
+            level = (f"流量 {flow:.1f} L/s，COD {cod:.4g} mg/L"
+                     f"（超 GB 8978-1996 {gb8978.GRADE_NAMES[c.wastewater_grade]}标准 {self._wastewater_cod:g} mg/L）")
         else:
-            return False, []
+            return [], ""
         for p in ("cond", "cod", "nh3n"):
             if p in risen:
                 continue
@@ -1043,7 +1050,7 @@ class Monitor:
                 z = self._z(st, p, snap[p])
                 if z is not None and z >= c.z_support:
                     risen.append(p)
-        return True, risen
+        return risen, level
 
     def _signature_recent(self, st: _StationState, t: datetime) -> bool:
         """The outfall's discharge signature held within the last three sampling intervals."""

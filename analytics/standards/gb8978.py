@@ -18,6 +18,7 @@ from analytics.standards._tables import Limit, load_table
 
 TABLE = "gb8978-1996"
 GRADES = ("1", "2", "3")
+GRADE_NAMES = {"1": "一级", "2": "二级", "3": "三级"}  # as the standard names them
 
 
 @cache

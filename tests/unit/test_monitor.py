@@ -759,6 +759,7 @@ def test_raw_sewage_from_a_new_rain_outfall_is_caught_before_it_has_a_baseline()
     # flowing out of a rain outfall in dry weather is wastewater by its level alone.
     (a,) = _raised(run(outfall_from_its_first_sample(30.0))[1])
     assert a.station == "OF_JZ_RAIN" and a.parameters[0] == "nh3n"
+    assert "晴天出流为污水" in a.message and "达生活污水水平 ≥ 10 mg/L" in a.message
     assert a.last_seen <= T0 + timedelta(minutes=10)
 
 
@@ -768,6 +769,7 @@ def test_industrial_effluent_from_a_new_rain_outfall_is_caught_by_its_cod() -> N
     # permitted direct discharge must meet.
     (a,) = _raised(run(outfall_from_its_first_sample(4.0))[1])
     assert a.station == "OF_JZ_RAIN" and a.parameters[0] == "cod"
+    assert "晴天出流为污水" in a.message and "超 GB 8978-1996 一级标准 100 mg/L" in a.message
     assert a.last_seen <= T0 + timedelta(minutes=10)
 
 

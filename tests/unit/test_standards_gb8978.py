@@ -34,3 +34,8 @@ def test_a_bad_grade_or_item_is_refused_with_what_is_allowed():
         gb8978.limit("cod", "1A")
     with pytest.raises(ValueError, match="tabled here for"):
         gb8978.limit("cond", 1)
+
+
+def test_every_grade_has_the_name_the_standard_gives_it():
+    assert gb8978.GRADE_NAMES == {"1": "一级", "2": "二级", "3": "三级"}
+    assert set(gb8978.GRADE_NAMES) == set(gb8978.GRADES)
