@@ -94,6 +94,18 @@ class MonitorConfig:
     # Recompute median/MAD every n samples: the baseline moves slowly, the saving is large.
     baseline_every: int = 4
     min_history: int = 12  # samples before a station's baseline is trusted
+    # The day's rhythm (a plant's effluent load, photosynthesis, a factory's shifts): a 6-h
+    # baseline lags a daily cycle, and the cycle's steepest climb each day reads as a rise.
+    # A river or plant/factory outfall station keeps, per parameter and hour of the day
+    # (CST), how far above its rolling median the hour ran on each of the last
+    # ``rhythm_days`` days; the median of those days moves the baseline's median at that
+    # hour once ``rhythm_min_days`` of them are known, less one scale of the z (a rhythm
+    # smaller than the noise is none). A median over days: a discharge on a
+    # few of them, or a storm, leaves it where it was; one repeated at the same hour on more
+    # than half of the days becomes the station's rhythm (as a signature lasting
+    # ``protect_max_s`` becomes its new level).
+    rhythm_days: int = 7
+    rhythm_min_days: int = 3
     z_rise: float = 4.0  # robust z for a parameter to count as risen
     z_support: float = 2.0  # robust z for a parameter to add its evidence to a correlated rise
     z_fault: float = 8.0  # a lone parameter this far out, unsupported: a fault candidate
@@ -222,6 +234,14 @@ class _StationState:
     front_at: datetime | None = None  # when the last front came in
     front_z: float = 0.0  # the conductivity's largest z while it was up
     protect_since: datetime | None = None
+    # The day's rhythm, per parameter: the hour being summed (hours since the epoch), its
+    # sums and counts of (value - rolling median), the last ``rhythm_days`` days' hourly
+    # means (day slot x CST hour) and their median per hour (NaN: not yet known).
+    rhythm_hour: int | None = None
+    rhythm_sum: dict[str, list[float]] = field(default_factory=dict)  # param -> [sum, count]
+    rhythm_days: dict[str, np.ndarray] = field(default_factory=dict)
+    rhythm: dict[str, np.ndarray] = field(default_factory=dict)
+    rhythm_at: tuple[int, int, float] | None = None  # this sample's two nearest hours, weight of the later
     runs: dict[str, list] = field(default_factory=dict)  # param -> [value, run length, since when]
     run_spans: dict[str, deque] = field(default_factory=dict)  # param -> durations (s) of its last runs of 2+ samples
     move_rate: dict[str, float] = field(default_factory=dict)  # EWMA of "value changed"
@@ -358,6 +378,8 @@ class Monitor:
             st.cadence.append(gap)
             self._dropouts(st, t, gap)
         st.last_time = t
+        h = (t.timestamp() / 3600.0 + 8.0 - 0.5) % 24.0  # CST; an hour's mean sits at its middle
+        st.rhythm_at = (int(h), (int(h) + 1) % 24, h - int(h)) if st.rhythm else None
         events += self._hourly(st, t, snap)
         self._device_flags(st, t, flags)
         medium = st.station.medium
@@ -381,9 +403,49 @@ class Monitor:
             return None
         med, mad = b.stats()
         scale = max(mad, MIN_SCALE.get(p, 0.0), 0.02 * abs(med))
+        if st.rhythm_at is not None and (day := st.rhythm.get(p)) is not None:
+            h0, h1, w = st.rhythm_at
+            a, b1 = day[h0], day[h1]
+            if a == a and b1 == b1:  # both hours known (NaN is not equal to itself)
+                # Shrunk by one scale: a few days' medians of an hour are noisy, and a rhythm
+                # smaller than the noise is none (it would only add that noise to every z).
+                off = (1.0 - w) * a + w * b1
+                med += math.copysign(max(0.0, abs(off) - scale), off)
         return (v - med) / scale if scale > 0 else None
 
+    def _keep_rhythm(self, st: _StationState, snap: dict[str, float], t: datetime) -> None:
+        """Sum this sample into its hour of the station's daily rhythm (see ``rhythm_days``);
+        when the hour turns, file the hour's means and update the median of their days."""
+        c = self.config
+        hour = int(t.timestamp() // 3600)
+        if st.rhythm_hour is not None and hour != st.rhythm_hour:
+            h_cst = (st.rhythm_hour + 8) % 24
+            slot = ((st.rhythm_hour + 8) // 24) % c.rhythm_days
+            for p, (total, n) in st.rhythm_sum.items():
+                if not n:
+                    continue
+                days = st.rhythm_days.get(p)
+                if days is None:
+                    days = st.rhythm_days[p] = np.full((c.rhythm_days, 24), np.nan)
+                    st.rhythm[p] = np.full(24, np.nan)
+                days[slot, h_cst] = total / n
+                col = days[:, h_cst]
+                known = col[col == col]
+                st.rhythm[p][h_cst] = float(np.median(known)) if len(known) >= c.rhythm_min_days else np.nan
+            st.rhythm_sum = {}
+        st.rhythm_hour = hour
+        for p, v in snap.items():
+            b = st.baselines.get(p)
+            if b is not None and len(b) >= c.min_history:
+                acc = st.rhythm_sum.get(p)
+                if acc is None:
+                    acc = st.rhythm_sum[p] = [0.0, 0]
+                acc[0] += v - b.stats()[0]
+                acc[1] += 1
+
     def _learn(self, st: _StationState, snap: dict[str, float], t: datetime, protect: bool) -> None:
+        if st.station.outfall_type != "rain":
+            self._keep_rhythm(st, snap, t)
         if protect:
             if st.protect_since is None:
                 st.protect_since = t

@@ -3,6 +3,7 @@ downstream; a lone jumping parameter is a sensor fault; runoff is not a discharg
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -1106,3 +1107,56 @@ def test_the_daily_o3_8h_maximum_counts_windows_ending_08_to_24_and_2012_adds_th
     (day,) = [d for d in points if d.tags["period"] == "day" and d.time.astimezone(CST).day == 10]
     assert day.fields["iaqi_o3_8h"] == hj633.iaqi("o3", "8h", 247.5, edition="2012")
     assert day.fields["iaqi_o3"] == hj633.iaqi("o3", "1h", 300.0, edition="2012")
+
+
+def daily_load(amp: float):
+    """A river fed by a plant's effluent: its load rises each morning and falls at night
+    (NH3-N, COD, CODMn and TP by up to ``amp`` × 0.75 of their level, conductivity a fifth of
+    that), and photosynthesis lifts DO in the afternoon."""
+    def effects(sid: str, t: datetime) -> dict:
+        c = t.astimezone(CST)
+        h = c.hour + c.minute / 60
+        f = 0.5 * (math.cos(2 * math.pi * (h - 14) / 24) + 0.5 * math.cos(2 * math.pi * (h - 23) / 12))
+        out = {p: BASE[p] * amp * f for p in ("nh3n", "codmn", "tp", "cod")}
+        out["cond"] = BASE["cond"] * amp * 0.2 * f
+        out["do"] = 1.5 * math.cos(2 * math.pi * (h - 15) / 24)
+        return out
+    return effects
+
+
+def test_a_rivers_daily_rhythm_is_learnt_not_raised_every_morning() -> None:
+    # Load up by about 30 % each morning: a 6-h baseline lags it, and its climb read as a
+    # correlated rise every morning at every station. Once three days of each hour are
+    # known, the rhythm moves the baseline and the mornings are quiet.
+    stations = ["TZ_TOWN", "XT_TOWN", "HQT_HENGGANG"]
+    events = run(stream(stations, 8 * 24, daily_load(0.4), hourly=HOURLY))[1]
+    assert not [a for a in _raised(events) if a.start >= T0 + timedelta(days=3, hours=14)]
+
+
+def test_a_discharge_into_a_rhythmic_river_at_its_morning_climb_is_caught() -> None:
+    t_open = T0 + timedelta(days=6, hours=14)  # 08:00 CST on the seventh day, as the load climbs
+    rhythm = daily_load(0.4)
+
+    def effects(sid: str, t: datetime) -> dict:
+        out = rhythm(sid, t)
+        if sid == "TZ_TOWN" and between(t, t_open, 90):
+            out = {p: out.get(p, 0.0) + PLUME.get(p, 0.0) for p in {*out, *PLUME}}
+        return out
+
+    events = run(stream(["TZ_TOWN", "XT_TOWN"], 7 * 24 + 12, effects, hourly=HOURLY))[1]
+    late = [a for a in _raised(events) if a.start >= T0 + timedelta(days=3, hours=14)]
+    assert [a.station for a in late] == ["TZ_TOWN"]
+    assert t_open <= late[0].last_seen <= t_open + timedelta(minutes=30)
+
+
+def test_the_same_discharge_every_night_stays_a_discharge_every_night() -> None:
+    # 90 min at 02:00 every night for nine nights: the median of each hour over the last
+    # seven days would take it in only if it outnumbered the clean nights, and its sudden
+    # onset still stands out of the hours around it.
+    def effects(sid: str, t: datetime) -> dict:
+        c = t.astimezone(CST)
+        return dict(PLUME) if sid == "TZ_TOWN" and 120 <= c.hour * 60 + c.minute < 210 else {}
+
+    events = run(stream(["TZ_TOWN", "XT_TOWN"], 9 * 24, effects, hourly=HOURLY))[1]
+    nights = {a.start.astimezone(CST).date() for a in _raised(events) if a.station == "TZ_TOWN"}
+    assert len(nights) == 9
