@@ -235,12 +235,13 @@ class _StationState:
     front_z: float = 0.0  # the conductivity's largest z while it was up
     protect_since: datetime | None = None
     # The day's rhythm, per parameter: the hour being summed (hours since the epoch), its
-    # sums and counts of (value - rolling median), the last ``rhythm_days`` days' hourly
-    # means (day slot x CST hour) and their median per hour (NaN: not yet known).
+    # values' sum and count, the last ``rhythm_days`` days' hourly means over the rolling
+    # median (day slot x CST hour) and their median per hour (NaN: not yet known).
     rhythm_hour: int | None = None
-    rhythm_sum: dict[str, list[float]] = field(default_factory=dict)  # param -> [sum, count]
+    rhythm_sum: dict[str, list[float]] = field(default_factory=dict)  # param -> [sum of values, count]
     rhythm_days: dict[str, np.ndarray] = field(default_factory=dict)
-    rhythm: dict[str, np.ndarray] = field(default_factory=dict)
+    rhythm: dict[str, list[float]] = field(default_factory=dict)  # lists: read at every z
+    rhythm_known: bool = False  # some hour of some parameter is known
     rhythm_at: tuple[int, int, float] | None = None  # this sample's two nearest hours, weight of the later
     runs: dict[str, list] = field(default_factory=dict)  # param -> [value, run length, since when]
     run_spans: dict[str, deque] = field(default_factory=dict)  # param -> durations (s) of its last runs of 2+ samples
@@ -379,7 +380,7 @@ class Monitor:
             self._dropouts(st, t, gap)
         st.last_time = t
         h = (t.timestamp() / 3600.0 + 8.0 - 0.5) % 24.0  # CST; an hour's mean sits at its middle
-        st.rhythm_at = (int(h), (int(h) + 1) % 24, h - int(h)) if st.rhythm else None
+        st.rhythm_at = (int(h), (int(h) + 1) % 24, h - int(h)) if st.rhythm_known else None
         events += self._hourly(st, t, snap)
         self._device_flags(st, t, flags)
         medium = st.station.medium
@@ -403,14 +404,17 @@ class Monitor:
             return None
         med, mad = b.stats()
         scale = max(mad, MIN_SCALE.get(p, 0.0), 0.02 * abs(med))
-        if st.rhythm_at is not None and (day := st.rhythm.get(p)) is not None:
-            h0, h1, w = st.rhythm_at
-            a, b1 = day[h0], day[h1]
+        at = st.rhythm_at
+        if at is not None and (day := st.rhythm.get(p)) is not None:
+            a, b1 = day[at[0]], day[at[1]]
             if a == a and b1 == b1:  # both hours known (NaN is not equal to itself)
                 # Shrunk by one scale: a few days' medians of an hour are noisy, and a rhythm
                 # smaller than the noise is none (it would only add that noise to every z).
-                off = (1.0 - w) * a + w * b1
-                med += math.copysign(max(0.0, abs(off) - scale), off)
+                off = a + at[2] * (b1 - a)
+                if off > scale:
+                    med += off - scale
+                elif off < -scale:
+                    med += off + scale
         return (v - med) / scale if scale > 0 else None
 
     def _keep_rhythm(self, st: _StationState, snap: dict[str, float], t: datetime) -> None:
@@ -422,25 +426,32 @@ class Monitor:
             h_cst = (st.rhythm_hour + 8) % 24
             slot = ((st.rhythm_hour + 8) // 24) % c.rhythm_days
             for p, (total, n) in st.rhythm_sum.items():
-                if not n:
+                b = st.baselines.get(p)
+                if b is None or b.n < c.min_history:
                     continue
                 days = st.rhythm_days.get(p)
                 if days is None:
                     days = st.rhythm_days[p] = np.full((c.rhythm_days, 24), np.nan)
-                    st.rhythm[p] = np.full(24, np.nan)
-                days[slot, h_cst] = total / n
+                    st.rhythm[p] = [math.nan] * 24
+                # The hour's mean over the rolling median as the hour closes (the median
+                # moves little within an hour; read once an hour, it costs nothing per sample).
+                days[slot, h_cst] = total / n - b.stats()[0]
                 col = days[:, h_cst]
                 known = col[col == col]
-                st.rhythm[p][h_cst] = float(np.median(known)) if len(known) >= c.rhythm_min_days else np.nan
+                if len(known) >= c.rhythm_min_days:
+                    st.rhythm[p][h_cst] = float(np.median(known))
+                    st.rhythm_known = True
+                else:
+                    st.rhythm[p][h_cst] = math.nan
             st.rhythm_sum = {}
         st.rhythm_hour = hour
+        sums = st.rhythm_sum
         for p, v in snap.items():
-            b = st.baselines.get(p)
-            if b is not None and len(b) >= c.min_history:
-                acc = st.rhythm_sum.get(p)
-                if acc is None:
-                    acc = st.rhythm_sum[p] = [0.0, 0]
-                acc[0] += v - b.stats()[0]
+            acc = sums.get(p)
+            if acc is None:
+                sums[p] = [v, 1]
+            else:
+                acc[0] += v
                 acc[1] += 1
 
     def _learn(self, st: _StationState, snap: dict[str, float], t: datetime, protect: bool) -> None:
