@@ -280,6 +280,7 @@ class Monitor:
         cod = gb8978.limit("cod", self.config.wastewater_grade)
         assert cod is not None and cod.upper is not None  # every grade limits COD
         self._wastewater_cod = cod.upper
+        self._wastewater_grade = gb8978.GRADE_NAMES[str(self.config.wastewater_grade).strip()]
         self._st: dict[str, _StationState] = {}
         self._derived: list[Derived] = []
         self._incidents: list[_Incident] = []
@@ -1113,7 +1114,7 @@ class Monitor:
         elif cod is not None and cod > self._wastewater_cod:
             risen = ["cod"]
             level = (f"流量 {flow:.1f} L/s，COD {cod:.4g} mg/L"
-                     f"（超 GB 8978-1996 {gb8978.GRADE_NAMES[c.wastewater_grade]}标准 {self._wastewater_cod:g} mg/L）")
+                     f"（超 GB 8978-1996 {self._wastewater_grade}标准 {self._wastewater_cod:g} mg/L）")
         else:
             return [], ""
         for p in ("cond", "cod", "nh3n"):
