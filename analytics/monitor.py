@@ -65,6 +65,7 @@ PARTICLE = ("turb", "tp", "codmn")
 SPIKE_PARAMS = frozenset({"turb", "cond", "do", "ph", "nh3n", "cod"})
 # Any other parameter this far from its baseline counts as support for a change.
 Z_SUPPORT = 2.5
+CST_HOURS = int(CST.utcoffset(None).total_seconds()) // 3600  # the day's rhythm is kept by CST hour
 # A marker whose value changes at more than this share of samples (EWMA) is a probe reading
 # each sample; an hourly analyser holds its result until the next one.
 MOVING = 0.7
@@ -235,12 +236,12 @@ class _StationState:
     front_z: float = 0.0  # the conductivity's largest z while it was up
     protect_since: datetime | None = None
     # The day's rhythm, per parameter: the hour being summed (hours since the epoch), its
-    # values' sum and count, the last ``rhythm_days`` days' hourly means over the rolling
-    # median (day slot x CST hour) and their median per hour (NaN: not yet known).
+    # values' sum and count, per CST hour the last ``rhythm_days`` hourly means over the
+    # rolling median, and their median per hour (NaN: not yet known; lists: read at every z).
     rhythm_hour: int | None = None
     rhythm_sum: dict[str, list[float]] = field(default_factory=dict)  # param -> [sum of values, count]
-    rhythm_days: dict[str, np.ndarray] = field(default_factory=dict)
-    rhythm: dict[str, list[float]] = field(default_factory=dict)  # lists: read at every z
+    rhythm_by_hour: dict[str, list[RollingStats]] = field(default_factory=dict)
+    rhythm: dict[str, list[float]] = field(default_factory=dict)
     rhythm_known: bool = False  # some hour of some parameter is known
     rhythm_at: tuple[int, int, float] | None = None  # this sample's two nearest hours, weight of the later
     runs: dict[str, list] = field(default_factory=dict)  # param -> [value, run length, since when]
@@ -380,8 +381,10 @@ class Monitor:
             st.cadence.append(gap)
             self._dropouts(st, t, gap)
         st.last_time = t
-        h = (t.timestamp() / 3600.0 + 8.0 - 0.5) % 24.0  # CST; an hour's mean sits at its middle
-        st.rhythm_at = (int(h), (int(h) + 1) % 24, h - int(h)) if st.rhythm_known else None
+        st.rhythm_at = None
+        if st.rhythm_known:
+            h = (t.timestamp() / 3600.0 + CST_HOURS - 0.5) % 24.0  # an hour's mean sits at its middle
+            st.rhythm_at = (int(h), (int(h) + 1) % 24, h - int(h))
         events += self._hourly(st, t, snap)
         self._device_flags(st, t, flags)
         medium = st.station.medium
@@ -424,26 +427,22 @@ class Monitor:
         c = self.config
         hour = int(t.timestamp() // 3600)
         if st.rhythm_hour is not None and hour != st.rhythm_hour:
-            h_cst = (st.rhythm_hour + 8) % 24
-            slot = ((st.rhythm_hour + 8) // 24) % c.rhythm_days
+            h_cst = (st.rhythm_hour + CST_HOURS) % 24
             for p, (total, n) in st.rhythm_sum.items():
                 b = st.baselines.get(p)
                 if b is None or b.n < c.min_history:
                     continue
-                days = st.rhythm_days.get(p)
-                if days is None:
-                    days = st.rhythm_days[p] = np.full((c.rhythm_days, 24), np.nan)
+                hours = st.rhythm_by_hour.get(p)
+                if hours is None:
+                    hours = st.rhythm_by_hour[p] = [RollingStats(c.rhythm_days) for _ in range(24)]
                     st.rhythm[p] = [math.nan] * 24
                 # The hour's mean over the rolling median as the hour closes (the median
                 # moves little within an hour; read once an hour, it costs nothing per sample).
-                days[slot, h_cst] = total / n - b.stats()[0]
-                col = days[:, h_cst]
-                known = col[col == col]
-                if len(known) >= c.rhythm_min_days:
-                    st.rhythm[p][h_cst] = float(np.median(known))
+                days = hours[h_cst]
+                days.push(total / n - b.stats()[0])
+                if len(days) >= c.rhythm_min_days:
+                    st.rhythm[p][h_cst] = days.median()
                     st.rhythm_known = True
-                else:
-                    st.rhythm[p][h_cst] = math.nan
             st.rhythm_sum = {}
         st.rhythm_hour = hour
         sums = st.rhythm_sum
@@ -1059,7 +1058,7 @@ class Monitor:
         wet = s.outfall_type == "rain" and raining
         level = ""  # wastewater told by its level alone: what the message says
         if not signature and s.outfall_type == "rain" and not wet:
-            risen, level = self._sewage_flowing(st, snap)
+            risen, level = self._wastewater_flowing(st, snap)
             signature = bool(risen)
         measured = False
         if wet:
@@ -1095,7 +1094,7 @@ class Monitor:
             self._learn(st, snap, t, protect=False)
         return events
 
-    def _sewage_flowing(self, st: _StationState, snap: dict[str, float]) -> tuple[list[str], str]:
+    def _wastewater_flowing(self, st: _StationState, snap: dict[str, float]) -> tuple[list[str], str]:
         """Wastewater itself flowing out of a rain outfall in dry weather, whatever the
         outfall's history: NH3-N at ``storm_sewage_nh3n`` (half the low end of raw sewage's
         20–40 mg/L, standards.md §7.1 [M]; surface water's class V limit is 2), or COD over
