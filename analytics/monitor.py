@@ -188,11 +188,18 @@ class MonitorConfig:
     aqi_edition: str = "auto"
     aqi_alert_above: int = 100
     wwtp_grade: str = "1A"
+    # GB 8978-1996 grade an industrial outfall's day is judged at: "auto" takes it from the
+    # class of the water it discharges into (:func:`gb8978.grade_for_water`), "1", "2" or
+    # "3" sets it for every industrial outfall (grade 3: into a sewer leading to a plant).
+    industrial_grade: str = "auto"
 
     def __post_init__(self) -> None:
         if self.aqi_edition not in ("auto", *hj633.EDITIONS):
             raise ValueError(f"aqi_edition must be 'auto' or one of {hj633.EDITIONS}, got {self.aqi_edition!r}")
         gb8978.limit("cod", self.wastewater_grade)  # a grade GB 8978 does not have fails here
+        gb18918.limit("cod", self.wwtp_grade)  # and one GB 18918 does not have
+        if self.industrial_grade != "auto":
+            gb8978.limit("cod", self.industrial_grade)
 
 
 @dataclass(slots=True)
@@ -1579,6 +1586,8 @@ class Monitor:
                                           "worst": ",".join(wc.worst), **validity}, day))
         elif s.outfall_type == "sewage_plant" and validity["valid"]:
             events += self._plant_day(s, means, day)
+        elif s.outfall_type == "industrial" and validity["valid"]:
+            events += self._factory_day(s, means, day)
         elif s.medium == "air":
             daily: dict[str, float | None] = {p: means[p] for p in ("pm25", "pm10", "so2", "no2", "co") if p in means}
             o3 = [st.o3_hours.get(h) for h in range(24)]
@@ -1649,6 +1658,32 @@ class Monitor:
             s.id, "water", "exceedance", tuple(broken), "critical" if worst >= 2 else "warning",
             f"{s.name} 日均值超 GB 18918-2002 {grade} 标准：{detail}", start=day,
             details={"standard": "GB 18918-2002", "grade": grade,
+                     "daily_means": {p: round(means[p], 3) for p in broken}}), t_end)
+
+    def _factory_day(self, s: Station, means: dict[str, float], day: datetime) -> list[Event]:
+        """An industrial outfall's day judged by GB 8978-1996 (its maxima taken as daily
+        means, as the standard's monitoring rules are commonly read: not in standards.md,
+        [M]), at ``industrial_grade`` or, by default, the grade the class of its receiving
+        water sets. Broken: an ``exceedance`` for the day, critical at twice the limit; it
+        clears after the kind's ``clear_after`` compliant days in a row, as at a plant."""
+        grade = str(self.config.industrial_grade).strip()
+        water = ""
+        if grade == "auto":
+            into = self.registry.get(s.discharges_into) if s.discharges_into else None
+            cls = into.target_class if into is not None else None
+            grade = gb8978.grade_for_water(cls)
+            water = f"（受纳水体目标 {cls} 类）" if cls else ""
+        t_end = day + timedelta(days=1)
+        broken = gb8978.exceeds(means, grade)
+        if not broken:
+            return self.policy.absent(s.id, "exceedance", t_end)
+        worst = max((means[p] / lim.upper for p, lim in broken.items() if lim.upper), default=1.0)
+        detail = "，".join(f"{p} {means[p]:.3g}（限值 {lim}）" for p, lim in broken.items())
+        name = gb8978.GRADE_NAMES[grade]
+        return self.policy.observe(Condition(
+            s.id, "water", "exceedance", tuple(broken), "critical" if worst >= 2 else "warning",
+            f"{s.name} 日均值超 GB 8978-1996 {name}标准{water}：{detail}", start=day,
+            details={"standard": "GB 8978-1996", "grade": grade,
                      "daily_means": {p: round(means[p], 3) for p in broken}}), t_end)
 
     @staticmethod

@@ -59,6 +59,10 @@ class AnalyticsSettings:
     client_id: str = "envmon-analytics-1"
     alert_db: str = str(RUN_DIR / "alerts.sqlite")
     aqi_edition: str = "auto"  # HJ 633: the edition in force at the data's time, or "2026" / "2012"
+    wwtp_grade: str = "1A"  # GB 18918-2002 grade of the sewage plants' daily means: 1A, 1B, 2, 3
+    # GB 8978-1996 grade of the industrial outfalls' daily means: "auto" (from the class of
+    # the water each discharges into), or "1", "2", "3" for all of them.
+    industrial_grade: str = "auto"
     # On start, the core first reads this many hours of stored readings back from InfluxDB
     # (its rolling baselines span 6 h): a restart does not leave it blind while they refill.
     # 0: start cold.

@@ -12,10 +12,13 @@ EXAMPLES = """
   envmon sim --scenario month --out out/month.csv --truth out/truth.jsonl
   envmon replay out/month.csv --alerts-out out/alerts.jsonl
   envmon replay readings.csv --stations other-network.toml --alerts-out alerts.jsonl
+  envmon replay out/month.csv --industrial-grade 2 --wwtp-grade 1B --alerts-out out/alerts.jsonl
 """
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from analytics.standards import gb8978, gb18918
+
     p = add_command(sub, "replay", "replay a readings CSV through the analytics core, write alerts JSONL",
                     EXAMPLES)
     p.add_argument("readings", help="readings CSV: time,station,parameter,value,flag")
@@ -24,6 +27,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--aqi-edition", choices=["auto", "2026", "2012"], default="auto",
                    help="HJ 633 edition: auto (default) is the one in force at the data's time (2012 before "
                         "2026-03-01), 2026 or 2012 forces one")
+    p.add_argument("--wwtp-grade", choices=list(gb18918.GRADES), default="1A",
+                   help="GB 18918-2002 grade the sewage plants' daily means are judged at (default 1A)")
+    p.add_argument("--industrial-grade", choices=["auto", *gb8978.GRADES], default="auto",
+                   help="GB 8978-1996 grade the industrial outfalls' daily means are judged at: auto (default) "
+                        "takes it from the class of the water each discharges into (III: 1, IV and V: 2); "
+                        "3 is for discharge into a sewer that leads to a treatment plant")
     p.add_argument("--reorder-minutes", type=float, default=15.0,
                    help="how far out of time order rows may come (data time; memory grows with it; default 15)")
     p.add_argument("--no-progress", action="store_true")
@@ -47,8 +56,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
     out = open(args.alerts_out, "w", encoding="utf-8") if args.alerts_out else None
     bar = tqdm(unit=" readings", unit_scale=True, disable=args.no_progress, file=sys.stderr)
+    config = MonitorConfig(aqi_edition=args.aqi_edition, wwtp_grade=args.wwtp_grade,
+                           industrial_grade=args.industrial_grade)
     try:
-        res = replay(args.readings, registry, alerts_out=out, config=MonitorConfig(aqi_edition=args.aqi_edition),
+        res = replay(args.readings, registry, alerts_out=out, config=config,
                      reorder_s=args.reorder_minutes * 60, progress=bar.update)
     finally:
         bar.close()

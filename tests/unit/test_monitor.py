@@ -972,6 +972,35 @@ def test_a_sewage_plant_day_over_gb18918_is_an_exceedance_a_compliant_day_is_not
         assert raised == []
 
 
+@pytest.mark.parametrize(("grade", "raised"), [("auto", True), ("2", False)])
+def test_a_factorys_day_over_gb8978_is_an_exceedance_at_its_receiving_waters_grade(grade: str, raised: bool) -> None:
+    # OF_YZ_IND discharges into class III water: GB 8978-1996 grade 1, COD at most 100 mg/L.
+    # 16 + 104 = 120 mg/L all day breaks it, by less than twice: a warning for that CST day.
+    # Grade 2 (150 mg/L, water of class IV or V), set by hand, lets the same day pass. TP
+    # (0.12 + 1.0 mg/L, twice grade 1's phosphate limit) is no phosphate reading and is not judged.
+    day = parse_time("2026-07-14T00:00:00+08:00")
+
+    def effluent(sid: str, t: datetime) -> dict:
+        return {"cod": 104.0, "tp": 1.0} if day <= t < day + timedelta(days=1) else {}
+
+    m = Monitor(REG, MonitorConfig(industrial_grade=grade))
+    events = m.process_many(stream(["OF_YZ_IND"], 60, effluent)) + m.flush()
+    found = _raised(events, "exceedance")
+    if not raised:
+        assert found == []
+        return
+    (a,) = found
+    assert a.station == "OF_YZ_IND" and a.parameters == ("cod",) and a.start == day
+    assert a.severity == "warning"
+    assert "GB 8978-1996 一级标准（受纳水体目标 III 类）" in a.message and "≤ 100 mg/L" in a.message
+    assert a.details["daily_means"]["cod"] == pytest.approx(120.0, abs=1.0)
+
+
+def test_an_industrial_grade_gb8978_does_not_have_is_refused() -> None:
+    with pytest.raises(ValueError, match="GB 8978 grade"):
+        MonitorConfig(industrial_grade="1A")
+
+
 def diluted_plume(sid: str, t_open: datetime, weak_minutes: float = 5.0, strong: dict | None = None,
                   weak: dict | None = None, storm: dict | None = None):
     """Effluent let into a storm flow at ``t_open``: one ``strong`` sample (by default salts

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 import random
+from datetime import timedelta
 from pathlib import Path
+
+import numpy as np
+import pytest
 
 from envmon.reading import Reading
 from envmon.replay import reorder, replay
@@ -91,3 +95,34 @@ def test_a_reopened_alert_is_an_episode_of_its_own_in_the_alerts_file(tmp_path: 
     first, again = (parse_time(r["raised_at"]) for r in recs)
     assert t1 <= first <= t1 + timedelta(minutes=10)
     assert second <= again <= second + timedelta(minutes=10)
+
+
+def _factory_csv(path: Path) -> None:
+    """OF_YZ_IND every 5 min for 56 h from 2026-07-13 00:00 CST; COD 120 mg/L all of
+    2026-07-14 (CST), 50 the rest of the time."""
+    rng = np.random.default_rng(5)
+    t0 = parse_time("2026-07-13T00:00:00+08:00")
+    day = t0 + timedelta(days=1)
+    with path.open("w", encoding="utf-8") as fh:
+        fh.write("time,station,parameter,value,flag\n")
+        for i in range(56 * 12):
+            t = t0 + i * timedelta(minutes=5)
+            cod = 120.0 if day <= t < day + timedelta(days=1) else 50.0
+            for p, v in (("cod", cod), ("nh3n", 2.5), ("ph", 7.8), ("flow", 35.0)):
+                fh.write(f"{format_time(t)},OF_YZ_IND,{p},{v * (1 + rng.normal(0, 0.01)):.3f},N\n")
+
+
+@pytest.mark.parametrize(("flags", "exceedances"), [([], 1), (["--industrial-grade", "2"], 0)])
+def test_replay_judges_a_factorys_day_at_the_gb8978_grade_asked(tmp_path: Path, flags: list[str],
+                                                               exceedances: int) -> None:
+    # OF_YZ_IND discharges into class III water: grade 1 by default (COD ≤ 100 mg/L); grade 2
+    # (≤ 150), asked for on the command line, lets the same day pass.
+    from envmon.cli import main
+
+    csv_path, out = tmp_path / "factory.csv", tmp_path / "alerts.jsonl"
+    _factory_csv(csv_path)
+    assert main(["replay", str(csv_path), "--alerts-out", str(out), "--no-progress", *flags]) == 0
+    found = [a for a in map(json.loads, out.read_text(encoding="utf-8").splitlines()) if a["kind"] == "exceedance"]
+    assert len(found) == exceedances
+    if found:
+        assert "GB 8978-1996 一级标准" in found[0]["message"] and found[0]["parameters"] == ["cod"]

@@ -39,3 +39,30 @@ def test_a_bad_grade_or_item_is_refused_with_what_is_allowed():
 def test_every_grade_has_the_name_the_standard_gives_it():
     assert gb8978.GRADE_NAMES == {"1": "一级", "2": "二级", "3": "三级"}
     assert set(gb8978.GRADE_NAMES) == set(gb8978.GRADES)
+
+
+@pytest.mark.parametrize(("cls", "grade"), [("I", "1"), ("II", "1"), ("III", "1"), ("Ⅲ类", "1"), ("IV", "2"),
+                                            ("V", "2"), ("劣V", "2"), (None, "1")])
+def test_the_receiving_waters_class_sets_the_grade(cls, grade):
+    assert gb8978.grade_for_water(cls) == grade
+
+
+def test_a_class_that_is_none_of_gb3838s_is_refused():
+    with pytest.raises(ValueError, match="GB 3838 class"):
+        gb8978.grade_for_water("VI")
+
+
+@pytest.mark.parametrize(("values", "grade", "broken"), [
+    ({"cod": 100.0, "nh3n": 15.0, "ph": 6.0}, "1", set()),  # at the limits: complies
+    ({"cod": 100.01, "nh3n": 15.0, "ph": 9.0}, "1", {"cod"}),
+    ({"cod": 100.01, "nh3n": 15.01, "ph": 9.01}, "2", {"ph"}),
+    ({"ph": 5.99, "nh3n": 400.0}, "3", {"ph"}),  # grade 3 sets no NH3-N limit
+    ({"cod": None, "tp": 5.0, "cond": 3000.0, "flow": 40.0}, "1", set()),  # none tabled or judged
+])
+def test_a_days_means_are_judged_item_by_item(values, grade, broken):
+    assert set(gb8978.exceeds(values, grade)) == broken
+
+
+def test_a_value_that_is_not_a_number_is_refused():
+    with pytest.raises(ValueError, match="cod"):
+        gb8978.exceeds({"cod": float("nan")}, "1")
