@@ -71,6 +71,14 @@ class AnalyticsSettings:
     # the store, MQTT and InfluxDB only, nobody is paged.
     routing: str = ""
 
+    @staticmethod
+    def choices() -> dict[str, tuple[str, ...]]:
+        """The values the standards' keys take, checked at load (not when the core starts)."""
+        from analytics.standards import gb8978, gb18918, hj633  # tables only: no numpy
+
+        return {"aqi_edition": ("auto", *hj633.EDITIONS), "wwtp_grade": gb18918.GRADES,
+                "industrial_grade": ("auto", *gb8978.GRADES)}
+
 
 @dataclass(frozen=True, slots=True)
 class Settings:
@@ -110,6 +118,12 @@ def _build(cls: type, data: Mapping[str, Any], env: Mapping[str, str], section: 
             kwargs[f.name] = _coerce_env(env[key], hints[f.name], f"{section}.{f.name}", key)
         elif f.name in data:
             kwargs[f.name] = _coerce(data[f.name], hints[f.name], f"{section}.{f.name}")
+    allowed = cls.choices() if hasattr(cls, "choices") else {}
+    for name, values in allowed.items():
+        if name in kwargs and kwargs[name] not in values:
+            key = f"ENVMON_{section.upper()}_{name.upper()}"
+            origin = f" (from {key})" if key in env else ""
+            raise SettingsError(f"{section}.{name}: must be one of {', '.join(values)}, got {kwargs[name]!r}{origin}")
     return cls(**kwargs)
 
 

@@ -29,3 +29,15 @@ def test_as_toml_round_trips(tmp_path: Path) -> None:
     f = tmp_path / "out.toml"
     f.write_text(as_toml(s))
     assert load_settings(f, env={}) == s
+
+
+def test_the_standards_choices_are_checked_at_load(tmp_path: Path) -> None:
+    s = load_settings(env={"ENVMON_ANALYTICS_INDUSTRIAL_GRADE": "2", "ENVMON_ANALYTICS_WWTP_GRADE": "1B"})
+    assert (s.analytics.industrial_grade, s.analytics.wwtp_grade, s.analytics.aqi_edition) == ("2", "1B", "auto")
+    with pytest.raises(SettingsError, match=r"analytics\.industrial_grade: must be one of auto, 1, 2, 3, "
+                                            r"got '1A' \(from ENVMON_ANALYTICS_INDUSTRIAL_GRADE\)"):
+        load_settings(env={"ENVMON_ANALYTICS_INDUSTRIAL_GRADE": "1A"})
+    f = tmp_path / "s.toml"
+    f.write_text('[analytics]\naqi_edition = "2020"\n')
+    with pytest.raises(SettingsError, match=r"analytics\.aqi_edition: must be one of auto, 2012, 2026, got '2020'$"):
+        load_settings(f, env={})
