@@ -40,6 +40,7 @@ import numpy as np
 from analytics.detectors.base import RollingStats
 from analytics.policy import AlertPolicy, Condition
 from analytics.standards import gb3096, gb3838, gb8978, gb18918, hj633
+from analytics.standards._tables import Limit
 from envmon.alerts import Event
 from envmon.reading import Reading
 from envmon.stations import Registry, Station
@@ -1645,27 +1646,16 @@ class Monitor:
     def _plant_day(self, s: Station, means: dict[str, float], day: datetime) -> list[Event]:
         """A sewage plant's day judged by GB 18918-2002 (daily-mean maxima; the NH3-N limit
         in brackets applies at water temperature ≤ 12 °C, the day's mean temperature here,
-        [M] in standards.md). Broken: an ``exceedance`` for the day, critical at twice the
-        limit; it clears after the kind's ``clear_after`` compliant days in a row (two)."""
+        [M] in standards.md), at ``wwtp_grade``."""
         grade = self.config.wwtp_grade
-        t_end = day + timedelta(days=1)
-        broken = gb18918.exceeds(means, grade)
-        if not broken:
-            return self.policy.absent(s.id, "exceedance", t_end)
-        worst = max((means[p] / lim.upper for p, lim in broken.items() if lim.upper), default=1.0)
-        detail = "，".join(f"{p} {means[p]:.3g}（限值 {lim}）" for p, lim in broken.items())
-        return self.policy.observe(Condition(
-            s.id, "water", "exceedance", tuple(broken), "critical" if worst >= 2 else "warning",
-            f"{s.name} 日均值超 GB 18918-2002 {grade} 标准：{detail}", start=day,
-            details={"standard": "GB 18918-2002", "grade": grade,
-                     "daily_means": {p: round(means[p], 3) for p in broken}}), t_end)
+        return self._outfall_day(s, means, day, gb18918.exceeds(means, grade), "GB 18918-2002", grade,
+                                 f"{grade} 标准")
 
     def _factory_day(self, s: Station, means: dict[str, float], day: datetime) -> list[Event]:
         """An industrial outfall's day judged by GB 8978-1996 (its maxima taken as daily
         means, as the standard's monitoring rules are commonly read: not in standards.md,
         [M]), at ``industrial_grade`` or, by default, the grade the class of its receiving
-        water sets. Broken: an ``exceedance`` for the day, critical at twice the limit; it
-        clears after the kind's ``clear_after`` compliant days in a row, as at a plant."""
+        water sets."""
         grade = str(self.config.industrial_grade).strip()
         water = ""
         if grade == "auto":
@@ -1673,17 +1663,23 @@ class Monitor:
             cls = into.target_class if into is not None else None
             grade = gb8978.grade_for_water(cls)
             water = f"（受纳水体目标 {cls} 类）" if cls else ""
+        return self._outfall_day(s, means, day, gb8978.exceeds(means, grade), "GB 8978-1996", grade,
+                                 f"{gb8978.GRADE_NAMES[grade]}标准{water}")
+
+    def _outfall_day(self, s: Station, means: dict[str, float], day: datetime, broken: dict[str, Limit],
+                     standard: str, grade: str, label: str) -> list[Event]:
+        """An outfall's day against a discharge standard (``broken``: the items over their
+        limits, none when it complies). Broken: an ``exceedance`` for the day, critical at
+        twice a limit; it clears after the kind's ``clear_after`` compliant days in a row (two)."""
         t_end = day + timedelta(days=1)
-        broken = gb8978.exceeds(means, grade)
         if not broken:
             return self.policy.absent(s.id, "exceedance", t_end)
         worst = max((means[p] / lim.upper for p, lim in broken.items() if lim.upper), default=1.0)
         detail = "，".join(f"{p} {means[p]:.3g}（限值 {lim}）" for p, lim in broken.items())
-        name = gb8978.GRADE_NAMES[grade]
         return self.policy.observe(Condition(
             s.id, "water", "exceedance", tuple(broken), "critical" if worst >= 2 else "warning",
-            f"{s.name} 日均值超 GB 8978-1996 {name}标准{water}：{detail}", start=day,
-            details={"standard": "GB 8978-1996", "grade": grade,
+            f"{s.name} 日均值超 {standard} {label}：{detail}", start=day,
+            details={"standard": standard, "grade": grade,
                      "daily_means": {p: round(means[p], 3) for p in broken}}), t_end)
 
     @staticmethod
