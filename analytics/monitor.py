@@ -1568,7 +1568,8 @@ class Monitor:
         ``hours`` says how many hourly means made it; GB 3095 asks 20 for a valid daily value
         [M: 20 h validity rule as commonly applied], so ``valid`` marks it (a partial day is
         shown, never passed off as a full one). At sewage-plant outfalls a valid day's means
-        are judged by GB 18918-2002, whose limits are daily means (grade ``wwtp_grade``)."""
+        are judged by GB 18918-2002, whose limits are daily means (grade ``wwtp_grade``), at
+        industrial outfalls by GB 8978-1996."""
         s = st.station
         events: list[Event] = []
         means = {p: a / n for p, (a, n) in st.day_sums.items() if n}
@@ -1585,10 +1586,10 @@ class Monitor:
             self._derived.append(Derived("water_class", {**self._wtags(s), "period": "day"},
                                          {"class": wc.cls, "target": target, "meets": int(wc.cls <= target),
                                           "worst": ",".join(wc.worst), **validity}, day))
-        elif s.outfall_type == "sewage_plant" and validity["valid"]:
-            events += self._plant_day(s, means, day)
-        elif s.outfall_type == "industrial" and validity["valid"]:
-            events += self._factory_day(s, means, day)
+        elif s.outfall_type == "sewage_plant":
+            events += self._plant_day(s, means, day, validity)
+        elif s.outfall_type == "industrial":
+            events += self._factory_day(s, means, day, validity)
         elif s.medium == "air":
             daily: dict[str, float | None] = {p: means[p] for p in ("pm25", "pm10", "so2", "no2", "co") if p in means}
             o3 = [st.o3_hours.get(h) for h in range(24)]
@@ -1643,15 +1644,18 @@ class Monitor:
         e = self.config.aqi_edition
         return hj633.edition_for(at) if e == "auto" else e
 
-    def _plant_day(self, s: Station, means: dict[str, float], day: datetime) -> list[Event]:
+    def _plant_day(self, s: Station, means: dict[str, float], day: datetime,
+                   validity: dict[str, Any]) -> list[Event]:
         """A sewage plant's day judged by GB 18918-2002 (daily-mean maxima; the NH3-N limit
         in brackets applies at water temperature ≤ 12 °C, the day's mean temperature here,
         [M] in standards.md), at ``wwtp_grade``."""
         grade = self.config.wwtp_grade
-        return self._outfall_day(s, means, day, gb18918.exceeds(means, grade), "GB 18918-2002", grade,
-                                 f"{grade} 标准")
+        judged = {p: v for p, v in means.items() if p in gb18918.parameters()}
+        return self._outfall_day(s, judged, day, validity, gb18918.exceeds(means, grade), "GB 18918-2002",
+                                 grade, f"{grade} 标准")
 
-    def _factory_day(self, s: Station, means: dict[str, float], day: datetime) -> list[Event]:
+    def _factory_day(self, s: Station, means: dict[str, float], day: datetime,
+                     validity: dict[str, Any]) -> list[Event]:
         """An industrial outfall's day judged by GB 8978-1996 (its maxima taken as daily
         means, as the standard's monitoring rules are commonly read: not in standards.md,
         [M]), at ``industrial_grade`` or, by default, the grade the class of its receiving
@@ -1663,14 +1667,24 @@ class Monitor:
             cls = into.target_class if into is not None else None
             grade = gb8978.grade_for_water(cls)
             water = f"（受纳水体目标 {cls} 类）" if cls else ""
-        return self._outfall_day(s, means, day, gb8978.exceeds(means, grade), "GB 8978-1996", grade,
-                                 f"{gb8978.GRADE_NAMES[grade]}标准{water}")
+        judged = {p: v for p, v in means.items() if p in gb8978.parameters()}
+        return self._outfall_day(s, judged, day, validity, gb8978.exceeds(means, grade), "GB 8978-1996",
+                                 grade, f"{gb8978.GRADE_NAMES[grade]}标准{water}")
 
-    def _outfall_day(self, s: Station, means: dict[str, float], day: datetime, broken: dict[str, Limit],
-                     standard: str, grade: str, label: str) -> list[Event]:
-        """An outfall's day against a discharge standard (``broken``: the items over their
-        limits, none when it complies). Broken: an ``exceedance`` for the day, critical at
-        twice a limit; it clears after the kind's ``clear_after`` compliant days in a row (two)."""
+    def _outfall_day(self, s: Station, means: dict[str, float], day: datetime, validity: dict[str, Any],
+                     broken: dict[str, Limit], standard: str, grade: str, label: str) -> list[Event]:
+        """An outfall's day against a discharge standard (``means``: the day's means of the
+        items it limits; ``broken``: those over their limits, none when it complies). Every
+        closed day is written as a ``discharge_day`` point for the dashboards (``valid`` and
+        ``hours`` say whether it is a whole day, as for ``water_class``); only a valid day is
+        judged. Broken: an ``exceedance`` for the day, critical at twice a limit; it clears
+        after the kind's ``clear_after`` compliant days in a row (two)."""
+        self._derived.append(Derived(
+            "discharge_day", {**self._wtags(s), "period": "day", "standard": standard},
+            {"meets": int(not broken), "broken": ",".join(broken), "grade": grade,
+             **{p: round(v, 3) for p, v in means.items()}, **validity}, day))
+        if not validity["valid"]:
+            return []
         t_end = day + timedelta(days=1)
         if not broken:
             return self.policy.absent(s.id, "exceedance", t_end)

@@ -364,10 +364,38 @@ def water_dashboard(registry: Registry, std: Standards) -> Dashboard:
     )
     params = tuple(water_parameter_panel(name, sel, water, std, width=8)
                    for name in WATER_KEY_PARAMETERS)
+    outfalls = [s for s in water if s.outfall_type in ("sewage_plant", "industrial")]
+    outfall_rows = (
+        Table(title="排口日均值达标（污水厂 GB 18918-2002，企业 GB 8978-1996；最近一个有效日）",
+              targets=(Target(
+                  'SELECT last("meets") AS "meets", last("broken") AS "broken", last("grade") AS "grade", '
+                  'last("cod") AS "cod", last("nh3n") AS "nh3n", last("ph") AS "ph", last("hours") AS "hours" '
+                  'FROM "discharge_day" WHERE $timeFilter AND "valid" = 1 GROUP BY "station", "standard"',
+                  result_format="table"),),
+              cell_mode="color-background", width=16, height=8,
+              overrides=(
+                  _name_column(outfalls),
+                  Override("byName", "standard", (("displayName", "标准"),)),
+                  Override("byName", "grade", (("displayName", "级别"),)),
+                  Override("byName", "meets", (("displayName", "达标"), ("mappings", MEETS_MAPPINGS))),
+                  Override("byName", "broken", (("displayName", "超标项目"),)),
+                  Override("byName", "cod", (("displayName", "COD 日均 (mg/L)"),)),
+                  Override("byName", "nh3n", (("displayName", "氨氮日均 (mg/L)"),)),
+                  Override("byName", "ph", (("displayName", "pH 日均"),)),
+                  Override("byName", "hours", (("displayName", "小时值个数"),)),
+              ),
+              transformations=(Transformation("organize", {"excludeByName": {"Time": True}}),)),
+        Stat(title="排口日达标率 (%)（有效日中日均值不超标准的天数占比）",
+             targets=(Target('SELECT mean("meets") * 100 FROM "discharge_day" WHERE $timeFilter AND "valid" = 1 '
+                             'GROUP BY "station"', alias="$tag_station"),),
+             unit="percent", decimals=0, min=0, max=100, color_mode="thresholds",
+             thresholds=Thresholds((Step(None, "red"), Step(90, "orange"), Step(100, "green"))),
+             width=8, height=8, overrides=_names(outfalls)),
+    )
     return Dashboard(
         uid="envmon-water", title="水质 — 河流断面（GB 3838）",
-        description="按河流、断面查看 GB 3838 水质类别（单因子评价）与各项参数。",
-        rows=(Row("水质类别", class_rows), Row("水质参数", params)),
+        description="按河流、断面查看 GB 3838 水质类别（单因子评价）与各项参数；污水厂与企业排口的日均值达标。",
+        rows=(Row("水质类别", class_rows), Row("水质参数", params), Row("排口达标", outfall_rows)),
         variables=(
             QueryVariable("river", "河流", 'SHOW TAG VALUES FROM "water" WITH KEY = "river"'),
             QueryVariable("water_station", "站点",

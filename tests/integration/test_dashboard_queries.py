@@ -90,6 +90,11 @@ def synthetic_lines(stations: list[Station], now: int) -> list[str]:
                     out.append(line("water_class", {**ctags, "period": period},
                                     {"class": cls, "target": 3, "meets": int(cls <= 3),
                                      "worst": "nh3n,tp"}, t))
+            elif s.medium == "water" and h % 3 == 0:  # an outfall's day against its discharge standard
+                dtags = {**base, "river": s.river or "", "kind": s.kind, "period": "day", "standard": "GB 8978-1996"}
+                out.append(line("discharge_day", dtags,
+                                {"meets": h % 2, "broken": "" if h % 2 else "cod", "grade": "1",
+                                 "cod": 90.0 + 10 * h, "nh3n": 2.0, "ph": 7.5, "hours": 24, "valid": 1}, t))
             elif s.medium == "air":
                 for edition in ("2026", "2012"):
                     for period in ("hour", "day"):

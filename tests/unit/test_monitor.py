@@ -986,6 +986,15 @@ def test_a_factorys_day_over_gb8978_is_an_exceedance_at_its_receiving_waters_gra
     m = Monitor(REG, MonitorConfig(industrial_grade=grade))
     events = m.process_many(stream(["OF_YZ_IND"], 60, effluent)) + m.flush()
     found = _raised(events, "exceedance")
+    # Every closed day is a point for the dashboards; the first (from 18:00) and the last
+    # (to 06:00) are partial, shown with their hours and never judged.
+    days = {d.time: d for d in m.drain_derived() if d.measurement == "discharge_day"}
+    assert [(d.fields["valid"], d.fields["hours"]) for _, d in sorted(days.items())] == [(0, 6), (1, 24), (1, 24), (0, 6)]
+    judged = days[day]
+    assert judged.tags["standard"] == "GB 8978-1996" and judged.tags["station"] == "OF_YZ_IND"
+    assert judged.fields["grade"] == ("1" if raised else "2") and judged.fields["meets"] == int(not raised)
+    assert judged.fields["broken"] == ("cod" if raised else "") and "tp" not in judged.fields
+    assert judged.fields["cod"] == pytest.approx(120.0, abs=1.0)
     if not raised:
         assert found == []
         return
