@@ -39,8 +39,7 @@ import numpy as np
 
 from analytics.detectors.base import RollingStats
 from analytics.policy import AlertPolicy, Condition
-from analytics.standards import gb3096, gb3838, gb8978, gb18918, hj633
-from analytics.standards._tables import Limit
+from analytics.standards import Limit, gb3096, gb3838, gb8978, gb18918, hj633
 from envmon.alerts import Event
 from envmon.reading import Reading
 from envmon.stations import Registry, Station
@@ -1650,7 +1649,8 @@ class Monitor:
         in brackets applies at water temperature ≤ 12 °C, the day's mean temperature here,
         [M] in standards.md), at ``wwtp_grade``."""
         grade = self.config.wwtp_grade
-        judged = {p: v for p, v in means.items() if p in gb18918.parameters()}
+        items = gb18918.parameters()
+        judged = {p: v for p, v in means.items() if p in items}
         return self._outfall_day(s, judged, day, validity, gb18918.exceeds(means, grade), "GB 18918-2002",
                                  grade, f"{grade} 标准")
 
@@ -1667,7 +1667,8 @@ class Monitor:
             cls = into.target_class if into is not None else None
             grade = gb8978.grade_for_water(cls)
             water = f"（受纳水体目标 {cls} 类）" if cls else ""
-        judged = {p: v for p, v in means.items() if p in gb8978.parameters()}
+        items = gb8978.parameters()
+        judged = {p: v for p, v in means.items() if p in items}
         return self._outfall_day(s, judged, day, validity, gb8978.exceeds(means, grade), "GB 8978-1996",
                                  grade, f"{gb8978.GRADE_NAMES[grade]}标准{water}")
 

@@ -7,7 +7,8 @@ Nothing here does I/O except reading those TOML tables once (cached). Modules:
 - ``gb3095``: ambient-air limits, 2012 and 2026 editions (2026 transitional/final by date)
 - ``hj633``: AQI, 2012 and 2026 editions (default 2026)
 - ``gb18918``: municipal wastewater-plant discharge limits (sewage-plant outfalls)
-- ``gb8978``: integrated wastewater discharge limits (the COD level of wastewater at a rain outfall)
+- ``gb8978``: integrated wastewater discharge limits (industrial outfalls' days; the COD level of
+  wastewater at a rain outfall)
 
 >>> from analytics.standards import section_class, aqi_daily, noise_limit
 >>> section_class({"nh3n": 1.2, "do": 6.2}).label

@@ -17,19 +17,20 @@ EXAMPLES = """
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from analytics.standards import gb8978, gb18918
+    from envmon.settings import AnalyticsSettings
 
+    choices = AnalyticsSettings.choices()  # the same values the live service's settings take
     p = add_command(sub, "replay", "replay a readings CSV through the analytics core, write alerts JSONL",
                     EXAMPLES)
     p.add_argument("readings", help="readings CSV: time,station,parameter,value,flag")
     p.add_argument("--stations", help="station registry TOML (default seeds/stations.toml)")
     p.add_argument("--alerts-out", help="alerts JSONL to write (default: print a summary only)")
-    p.add_argument("--aqi-edition", choices=["auto", "2026", "2012"], default="auto",
+    p.add_argument("--aqi-edition", choices=choices["aqi_edition"], default="auto",
                    help="HJ 633 edition: auto (default) is the one in force at the data's time (2012 before "
                         "2026-03-01), 2026 or 2012 forces one")
-    p.add_argument("--wwtp-grade", choices=list(gb18918.GRADES), default="1A",
+    p.add_argument("--wwtp-grade", choices=choices["wwtp_grade"], default="1A",
                    help="GB 18918-2002 grade the sewage plants' daily means are judged at (default 1A)")
-    p.add_argument("--industrial-grade", choices=["auto", *gb8978.GRADES], default="auto",
+    p.add_argument("--industrial-grade", choices=choices["industrial_grade"], default="auto",
                    help="GB 8978-1996 grade the industrial outfalls' daily means are judged at: auto (default) "
                         "takes it from the class of the water each discharges into (III: 1, IV and V: 2); "
                         "3 is for discharge into a sewer that leads to a treatment plant")
