@@ -119,12 +119,15 @@ def simulate_station(
     # Sporadic lost records (a logger reboot, a corrupted frame): about 0.3 % of instants at
     # every station, in no ground truth — a single gap is not an outage.
     present = g.random(len(t)) > 0.003
+    for ev in mine:
+        ev.instr(st.id, t, meas, flags, present)
+    # What the truth says a station saw is what it recorded: a plume that passes while the
+    # station has no power (or between lost records) is not in its data, and its arrival
+    # there is the first recorded sample that holds it.
     for ev, d in zip(mine, deltas, strict=True):
         if held:
             d = {p: (hold(t, x, cycle, phase) if p in held else x) for p, x in d.items()}
-        ev.observe(st.id, t, d, base)
-    for ev in mine:
-        ev.instr(st.id, t, meas, flags, present)
+        ev.observe(st.id, t, {p: np.where(present, x, 0.0) for p, x in d.items()}, base)
     pt = load_parameters()
     values = np.empty((len(params), len(t)))
     fl = np.empty((len(params), len(t)), dtype=np.uint8)

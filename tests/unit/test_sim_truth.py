@@ -8,6 +8,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
+from envmon.paths import ROOT
 from envmon.stations import load_registry
 from envmon.timeutil import parse_time
 from firmware_sim import generate, load_scenario
@@ -140,3 +141,20 @@ def test_demo_night_discharge_is_clear_and_reaches_downstream() -> None:
     assert start.hour == 16 and 25 <= start.minute <= 35  # 00:30 CST
     # Gross: conductivity at the receiving station up by more than 25 sd.
     assert e["signature"]["TZ_TOWN"]["cond"] > 25 * noise_sd("cond", 600.0)
+
+
+def test_a_plume_that_passes_a_station_without_power_is_not_in_its_truth(tmp_path) -> None:
+    # The demo's discharge reaches TZ_TOWN at about 01:00 CST. With TZ_TOWN's power cut from
+    # 00:40 to 03:30 its data hold nothing of the plume: the truth must not say TZ_TOWN saw it
+    # (a scorer would count a miss no detector could avoid), and the plume is still XT_TOWN's.
+    text = (ROOT / "seeds/scenarios/demo-night.toml").read_text(encoding="utf-8")
+    text += (
+        '\n[[event]]\ntype = "station_offline"\nstation = "TZ_TOWN"\n'
+        'start = "2026-07-15T00:40:00+08:00"\nduration_minutes = 170\ncause = "power"\n'
+    )
+    path = tmp_path / "cut.toml"
+    path.write_text(text, encoding="utf-8")
+    sim = generate(load_scenario(path), load_registry())
+    (e,) = [e for e in sim.truth if e["type"] == "illegal_discharge"]
+    assert "TZ_TOWN" not in e["stations"] and "TZ_TOWN" not in e["arrivals"]
+    assert e["stations"][:2] == ["OF_TZ_RAIN", "XT_TOWN"]
