@@ -315,6 +315,15 @@ class Monitor:
         if received is not None and (st.heard is None or received > st.heard):
             st.heard = received
         events: list[Event] = []
+        if self._clock is None or r.time > self._clock:
+            if self._clock is not None and self.config.offline_clock == "data":
+                # Time order: every reading of an earlier instant is in. Judged before this
+                # reading counts, a station silent until now has missed the samples up to the
+                # old clock, whether or not it is the one that speaks first at the new one.
+                events += self._check_offline(self._clock)
+            self._clock = r.time
+            if self._first_time is None:
+                self._first_time = r.time
         if st.offline and (st.snap_time is None or r.time > st.snap_time):
             # Data again (live or backfilled): the outage is over.
             st.offline = False
@@ -335,17 +344,11 @@ class Monitor:
         if r.ok:
             st.snap[r.parameter] = r.value
         st.flags[r.parameter] = r.flag
-        if self._clock is None or r.time > self._clock:
-            self._clock = r.time
-            if self._first_time is None:
-                self._first_time = r.time
-            if self.config.offline_clock == "data":
-                events += self._check_offline(r.time)
         return events
 
     def tick(self, now: datetime) -> list[Event]:
         """The live driver's clock: check for silent stations as of ``now``."""
-        return self._check_offline(now, robust=False)
+        return self._check_offline(now, data_clock=False)
 
     def process_many(self, readings: Iterable[Reading]) -> list[Event]:
         out: list[Event] = []
@@ -1702,29 +1705,67 @@ class Monitor:
         return {"station": s.id, "jurisdiction": s.jurisdiction, "river": s.river or "", "kind": s.kind}
 
     # -- offline ---------------------------------------------------------------------------------
-    def _check_offline(self, now: datetime, robust: bool = True) -> list[Event]:
+    def _check_offline(self, now: datetime, data_clock: bool = True) -> list[Event]:
+        """Stations silent for ``offline_intervals`` of their sampling intervals as of ``now``:
+        the data's last complete instant (replay, ``offline_clock = "data"``) or the live
+        driver's clock."""
         if self._last_offline_check is not None and abs((now - self._last_offline_check).total_seconds()) < 60:
             return []
         self._last_offline_check = now
         # The network's clock is the median of the stations' latest times, so one node with a
         # skewed clock (or a stray live message in a replay) cannot make the others look silent.
         latest = sorted(st.snap_time for st in self._st.values() if st.snap_time is not None)
-        if robust and len(latest) >= 3:
-            now = latest[len(latest) // 2]
+        if data_clock:
+            if len(latest) >= 3:
+                now = latest[len(latest) // 2]
+            # ``now`` is an instant every station on time has reported: one silent since
+            # ``offline_intervals`` intervals before it has missed that many samples (the
+            # dropouts' count, where one fewer is a dropout). A tenth of an interval allows
+            # for stamps that jitter.
+            def limit(interval: float) -> float:
+                return (self.config.offline_intervals - 0.1) * interval
+        else:
+            # The live clock: the last missed sample is overdue once its instant has passed.
+            def limit(interval: float) -> float:
+                return self.config.offline_intervals * interval + 1
         events: list[Event] = []
         for st in self._st.values():
             if st.offline or st.snap_time is None or len(st.intervals) < 3:
                 continue
-            interval = sorted(st.intervals)[len(st.intervals) // 2]
+            # Its sampling interval: the cadence once known (records lost here and there
+            # lengthen the median interval, not the cadence), else the median interval.
+            interval = st.cadence_s or sorted(st.intervals)[len(st.intervals) // 2]
             last = st.snap_time if st.heard is None else max(st.snap_time, st.heard)
             silent = (now - last).total_seconds()
-            if interval > 0 and silent > self.config.offline_intervals * interval + 1:
+            need = limit(interval)
+            if self._dropping_out(st, last, interval):
+                # A station losing records here and there: a few more lost in a row are more
+                # of its dropouts (a fault of their own), and an outage is a silence twice as
+                # long. A stray lost record changes nothing.
+                need *= 2
+            if interval > 0 and silent > need:
                 st.offline = True
                 events += self.policy.observe(Condition(
                     st.station.id, st.station.medium, "station_offline", (), "warning",
                     f"{st.station.name} 已 {silent / 60:.0f} 分钟无数据（采样间隔 {interval / 60:.0f} 分钟）",
                     start=st.snap_time, details={"silent_s": silent}), now)
         return events
+
+
+    def _dropping_out(self, st: _StationState, last: datetime, interval: float) -> bool:
+        """Is the station losing records at the dropouts fault's rate (see ``dropout_share``)
+        in the window before its last record, or is that fault open?"""
+        c = self.config
+        a = self.policy.alert_of(st.station.id, "sensor_fault")
+        if a is not None and "dropouts" in a.details.get("patterns", ()):
+            return True
+        window = c.dropout_window * interval
+        lost = sum(n for at, n in st.gaps if (last - at).total_seconds() < window)
+        if st.last_time is not None and st.snap_time is not None:
+            # and those lost just before its last record, whose snapshot is judged later
+            pending = round((st.snap_time - st.last_time).total_seconds() / interval) - 1
+            lost += pending if 0 < pending < c.offline_intervals else 0
+        return lost > c.dropout_share * c.dropout_window
 
 
 def _night_bin(t: datetime) -> str:

@@ -98,8 +98,12 @@ class AlertPolicy:
         return [s.alert for s in self._states.values() if s.alert is not None]
 
     def is_open(self, station: str, kind: str) -> bool:
+        return self.alert_of(station, kind) is not None
+
+    def alert_of(self, station: str, kind: str) -> Alert | None:
+        """The open alert of this station and kind, if any."""
         s = self._states.get((station, kind))
-        return s is not None and s.alert is not None
+        return None if s is None else s.alert
 
     def observe(self, c: Condition, t: datetime) -> list[Event]:
         kp = self.kinds[c.kind]
