@@ -159,3 +159,21 @@ def test_same_seed_same_output_other_seed_other_output(tmp_path) -> None:
     a.write_csv(tmp_path / "a.csv")
     b.write_csv(tmp_path / "b.csv")
     assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+
+
+def test_a_station_s_own_flow_sets_its_river_and_how_much_a_pipe_is_diluted() -> None:
+    # tests/data/networks/canal_hills.toml gives each river station its flow (flow_m3s): a
+    # hill creek of 0.7 m³/s and a canal of 30 m³/s. The same 50 L/s of sewage is 7 % of
+    # the creek and 0.2 % of the canal; the simulated river must carry the registry's flow.
+    from envmon.paths import ROOT
+    from firmware_sim.physics import water_profile
+    from firmware_sim.scenario import for_network
+
+    reg = load_registry(ROOT / "tests/data/networks/canal_hills.toml")
+    assert water_profile(reg["QX1"]).flow_l_s == 700.0
+    assert water_profile(reg["YH1"]).flow_l_s == 30_000.0
+    sc, _ = for_network(load_scenario("demo-night"), reg)  # its one event is not here
+    sim = generate(sc, reg)
+    for sid, q in (("QX1", 700.0), ("YH1", 30_000.0)):
+        _, flow = sim.data[sid].series("flow")
+        assert 0.7 * q < float(np.median(flow)) < 1.3 * q, sid
