@@ -1737,18 +1737,18 @@ class Monitor:
             interval = st.cadence_s or sorted(st.intervals)[len(st.intervals) // 2]
             last = st.snap_time if st.heard is None else max(st.snap_time, st.heard)
             silent = (now - last).total_seconds()
-            need = limit(interval)
-            if self._dropping_out(st, last, interval):
+            if interval <= 0 or silent <= limit(interval):
+                continue
+            if silent <= 2 * limit(interval) and self._dropping_out(st, last, interval):
                 # A station losing records here and there: a few more lost in a row are more
                 # of its dropouts (a fault of their own), and an outage is a silence twice as
                 # long. A stray lost record changes nothing.
-                need *= 2
-            if interval > 0 and silent > need:
-                st.offline = True
-                events += self.policy.observe(Condition(
-                    st.station.id, st.station.medium, "station_offline", (), "warning",
-                    f"{st.station.name} 已 {silent / 60:.0f} 分钟无数据（采样间隔 {interval / 60:.0f} 分钟）",
-                    start=st.snap_time, details={"silent_s": silent}), now)
+                continue
+            st.offline = True
+            events += self.policy.observe(Condition(
+                st.station.id, st.station.medium, "station_offline", (), "warning",
+                f"{st.station.name} 已 {silent / 60:.0f} 分钟无数据（采样间隔 {interval / 60:.0f} 分钟）",
+                start=st.snap_time, details={"silent_s": silent}), now)
         return events
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import heapq
 import json
+import math
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -19,7 +20,7 @@ from typing import Any, TextIO
 
 from analytics.monitor import Monitor, MonitorConfig
 from envmon.alerts import Alert, Event
-from envmon.reading import Reading, ReadingError
+from envmon.reading import FLAGS, Reading, ReadingError
 from envmon.stations import Registry
 from envmon.timeutil import TimeFormatError, format_time, parse_time
 
@@ -48,6 +49,10 @@ def read_csv(fh: TextIO, bad: Counter) -> Iterator[Reading]:
     except ValueError as err:
         raise ValueError(f"readings CSV needs the header time,station,parameter,value,flag; got {header}") from err
     cache: dict[str, Any] = {}
+    # Station ids and parameter names a Reading has already accepted: a file repeats a few
+    # dozen of each millions of times, and checking them once is enough (the value and the
+    # flag are checked on every row, as Reading checks them).
+    known: set[tuple[str, str]] = set()
     for row in reader:
         try:
             ts = row[it]
@@ -56,7 +61,14 @@ def read_csv(fh: TextIO, bad: Counter) -> Iterator[Reading]:
                 if len(cache) > 4096:
                     cache.clear()
                 t = cache[ts] = parse_time(ts)
-            yield Reading(row[ist], t, row[ip], float(row[iv]), row[ifl] or "N")
+            sid, p, v, flag = row[ist], row[ip], float(row[iv]), row[ifl] or "N"
+            if (sid, p) in known and math.isfinite(v) and flag in FLAGS:
+                yield Reading.trusted(sid, t, p, v, flag)
+                continue
+            r = Reading(sid, t, p, v, flag)
+            if len(known) < 100_000:
+                known.add((sid, p))
+            yield r
         except (IndexError, ValueError, TimeFormatError, ReadingError) as err:
             bad[type(err).__name__] += 1
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 import random
+from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
@@ -11,7 +13,7 @@ import numpy as np
 import pytest
 
 from envmon.reading import Reading
-from envmon.replay import reorder, replay
+from envmon.replay import read_csv, reorder, replay
 from envmon.stations import load_registry
 from envmon.timeutil import format_time, parse_time
 from firmware_sim.engine import generate
@@ -126,3 +128,23 @@ def test_replay_judges_a_factorys_day_at_the_gb8978_grade_asked(tmp_path: Path, 
     assert len(found) == exceedances
     if found:
         assert "GB 8978-1996 一级标准" in found[0]["message"] and found[0]["parameters"] == ["cod"]
+
+
+def test_every_row_of_a_known_station_and_parameter_is_still_checked() -> None:
+    # read_csv checks a station id and parameter name once; the value, the flag and the time
+    # are checked on every row, and a bad one is counted and skipped, never passed on.
+    text = (
+        "time,station,parameter,value,flag\n"
+        "2026-07-14T00:00:00Z,TZ_TOWN,cod,18.2,N\n"
+        "2026-07-14T00:05:00Z,TZ_TOWN,cod,nan,N\n"
+        "2026-07-14T00:10:00Z,TZ_TOWN,cod,inf,N\n"
+        "2026-07-14T00:15:00Z,TZ_TOWN,cod,18.4,X\n"
+        "2026-07-14T00:20:00,TZ_TOWN,cod,18.5,N\n"
+        "2026-07-14T00:25:00Z,TZ_TOWN,cod,abc,N\n"
+        "2026-07-14T00:30:00Z,TZ_TOWN,cod,18.6,\n"
+        "2026-07-14T00:35:00Z,bad id!,cod,18.7,N\n"
+    )
+    bad: Counter = Counter()
+    got = list(read_csv(io.StringIO(text), bad))
+    assert [(r.value, r.flag) for r in got] == [(18.2, "N"), (18.6, "N")]
+    assert bad == Counter(ReadingError=4, TimeFormatError=1, ValueError=1)
