@@ -1751,7 +1751,6 @@ class Monitor:
                 start=st.snap_time, details={"silent_s": silent}), now)
         return events
 
-
     def _dropping_out(self, st: _StationState, last: datetime, interval: float) -> bool:
         """Is the station losing records at the dropouts fault's rate (see ``dropout_share``)
         in the window before its last record, or is that fault open?"""
