@@ -42,6 +42,8 @@ NOISE_LIMITS = {
     "4a": (70, 55),
     "4b": (70, 60),
 }
+# Rain that counts as rain, mm/h: the analytics core's own threshold (MonitorConfig.rain_mm_h).
+RAIN_MM_H = 0.5
 FAULTS = ("drift", "biofouling", "stuck", "spikes", "dropouts", "calibration")
 FAULT_PARAMS = {
     "drift": ("nh3n", "ph", "do", "cond"),
@@ -109,6 +111,10 @@ class Planner:
         ex: dict[str, Any] = {"signature_type": signature, "flow_l_s": round(flow_l_s, 1)}
         if not st.is_outfall:
             ex["segment"] = f"{st.id}..{st.downstream}"
+        if kind == "illegal_discharge" and self.wx.raining(start, end, RAIN_MM_H):
+            # Whether it rained while it lasted, scripted that way or not: a breakdown by
+            # setting must not file sewage let into a storm's flow under dry weather.
+            ex["raining"] = True
         ex.update(extra or {})
         ev = Discharge(
             id=self.next_id(kind),

@@ -67,13 +67,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 def setting(ev: Mapping[str, Any], registry: Registry) -> str:
     """Where an illegal discharge happened, as the breakdown names it: at which kind of
     outfall (or straight into a river, from a pipe no station watches) and, if the simulator
-    made it hard on purpose, how."""
+    made it hard on purpose, how, or that it rained while it lasted."""
     src = registry.get(ev["source"]) if ev.get("source") else None
     if src is not None and src.is_outfall and src.outfall_type:
         where = f"{src.outfall_type.replace('_', ' ')} outfall"
     else:
         where = "into a river, unmonitored pipe"
-    hard = ev.get("hard")
+    # Sewage let into a storm's flow is "in rain" whether the simulator scripted it there or
+    # a random discharge fell in a storm (truth field "raining").
+    hard = ev.get("hard") or ("discharge_in_rain" if ev.get("raining") else None)
     return where + (f", {HARD.get(hard, hard)}" if hard else "")
 
 

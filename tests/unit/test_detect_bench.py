@@ -115,3 +115,10 @@ def test_a_core_setting_is_judged_on_the_same_months(tmp_path, capsys) -> None:
     assert "illegal_discharge" in before and "illegal_discharge" not in alerts.read_text(encoding="utf-8")
     assert main([*args, "--reuse", "--set", "z_rsie=3"]) == 2
     assert main([*args, "--reuse", "--set", "z_rise=high"]) == 2
+
+
+def test_a_discharge_in_a_storm_is_in_rain_scripted_or_not() -> None:
+    assert setting({"source": "OF_XT_RAIN", "raining": True}, REG) == "rain outfall, in rain"
+    assert setting({"source": None, "raining": True}, REG) == "into a river, unmonitored pipe, in rain"
+    assert setting({"source": "OF_XT_RAIN", "hard": "small_discharge", "raining": True}, REG) == \
+        "rain outfall, small"

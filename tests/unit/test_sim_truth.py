@@ -158,3 +158,27 @@ def test_a_plume_that_passes_a_station_without_power_is_not_in_its_truth(tmp_pat
     (e,) = [e for e in sim.truth if e["type"] == "illegal_discharge"]
     assert "TZ_TOWN" not in e["stations"] and "TZ_TOWN" not in e["arrivals"]
     assert e["stations"][:2] == ["OF_TZ_RAIN", "XT_TOWN"]
+
+
+def test_a_discharge_says_whether_it_rained_while_it_lasted(pair) -> None:
+    # "raining": the gauges read rain (≥ 0.5 mm/h, the core's threshold) while it lasted.
+    a, _ = pair
+    gauges = [d for d in a.data.values() if "rain" in d.params]
+    wet = dry = 0
+    for e in a.truth:
+        if e["type"] != "illegal_discharge":
+            continue
+        # Its first 20 min (the shortest discharge): the truth's end is the plume's last
+        # trace downstream, after the pipe has closed.
+        s0 = parse_time(e["start"]).timestamp()
+        s1 = s0 + 1200
+        most = max(float(r[(t >= s0) & (t <= s1)].max(initial=0.0)) for t, r in (g.series("rain") for g in gauges))
+        if e.get("raining"):
+            wet += 1
+            s1 = parse_time(e["end"]).timestamp()  # it rained somewhere while it lasted
+            assert max(float(r[(t >= s0) & (t <= s1)].max(initial=0.0))
+                       for t, r in (g.series("rain") for g in gauges)) >= 0.3, e["id"]
+        else:
+            dry += 1
+            assert most < 0.5, (e["id"], most)
+    assert wet >= 1 and dry >= 1
