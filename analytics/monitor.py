@@ -41,6 +41,7 @@ from analytics.detectors.base import RollingStats
 from analytics.policy import AlertPolicy, Condition
 from analytics.standards import Limit, gb3096, gb3838, gb8978, gb18918, hj633
 from envmon.alerts import Event
+from envmon.params import RAIN_MM_H
 from envmon.reading import Reading
 from envmon.stations import Registry, Station
 from envmon.timeutil import CST, cst_day_start, cst_hour_start, is_night
@@ -114,7 +115,7 @@ class MonitorConfig:
     step_before: int = 12  # samples before a step: its reference level (1 h at 5 min)
     step_after: int = 6  # samples since it, the current one included (30 min)
     protect_max_s: float = 4 * 3600.0  # stop protecting the baseline after this long
-    rain_mm_h: float = 0.5  # rain intensity that counts as rain
+    rain_mm_h: float = RAIN_MM_H  # rain intensity that counts as rain
     rain_memory_s: float = 6 * 3600.0  # wet-weather explanation window for rivers
     dry_weather_s: float = 24 * 3600.0  # no rain this long = dry weather (outfalls)
     dry_spell_s: float = 3 * 3600.0  # rain after this long without starts a new storm
@@ -1712,22 +1713,20 @@ class Monitor:
         if self._last_offline_check is not None and abs((now - self._last_offline_check).total_seconds()) < 60:
             return []
         self._last_offline_check = now
-        # The network's clock is the median of the stations' latest times, so one node with a
-        # skewed clock (or a stray live message in a replay) cannot make the others look silent.
-        latest = sorted(st.snap_time for st in self._st.values() if st.snap_time is not None)
+        n = self.config.offline_intervals
         if data_clock:
+            # The network's clock is the median of the stations' latest times, so one node with
+            # a skewed clock (or a stray live message) cannot make the others look silent.
+            latest = sorted(st.snap_time for st in self._st.values() if st.snap_time is not None)
             if len(latest) >= 3:
                 now = latest[len(latest) // 2]
             # ``now`` is an instant every station on time has reported: one silent since
             # ``offline_intervals`` intervals before it has missed that many samples (the
             # dropouts' count, where one fewer is a dropout). A tenth of an interval allows
             # for stamps that jitter.
-            def limit(interval: float) -> float:
-                return (self.config.offline_intervals - 0.1) * interval
+            n, grace = n - 0.1, 0.0
         else:
-            # The live clock: the last missed sample is overdue once its instant has passed.
-            def limit(interval: float) -> float:
-                return self.config.offline_intervals * interval + 1
+            grace = 1.0  # the live clock: the last missed sample is overdue once its instant has passed
         events: list[Event] = []
         for st in self._st.values():
             if st.offline or st.snap_time is None or len(st.intervals) < 3:
@@ -1737,9 +1736,10 @@ class Monitor:
             interval = st.cadence_s or sorted(st.intervals)[len(st.intervals) // 2]
             last = st.snap_time if st.heard is None else max(st.snap_time, st.heard)
             silent = (now - last).total_seconds()
-            if interval <= 0 or silent <= limit(interval):
+            need = n * interval + grace
+            if interval <= 0 or silent <= need:
                 continue
-            if silent <= 2 * limit(interval) and self._dropping_out(st, last, interval):
+            if silent <= 2 * need and self._dropping_out(st, last, interval):
                 # A station losing records here and there: a few more lost in a row are more
                 # of its dropouts (a fault of their own), and an outage is a silence twice as
                 # long. A stray lost record changes nothing.

@@ -20,6 +20,9 @@ from pathlib import Path
 from envmon.paths import PARAMETERS_FILE
 
 MEDIA = ("water", "noise", "air")
+# Rain intensity (the ``rain`` parameter, mm/h) that counts as rain: the analytics core's
+# wet-weather rules and the simulator's truth (``raining``) read the same threshold.
+RAIN_MM_H = 0.5
 
 
 @dataclass(frozen=True, slots=True)

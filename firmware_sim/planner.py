@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from envmon.params import RAIN_MM_H
 from envmon.stations import Registry
 from firmware_sim.common import DAY_S, cst_hour, rng
 from firmware_sim.events import (
@@ -42,8 +43,6 @@ NOISE_LIMITS = {
     "4a": (70, 55),
     "4b": (70, 60),
 }
-# Rain that counts as rain, mm/h: the analytics core's own threshold (MonitorConfig.rain_mm_h).
-RAIN_MM_H = 0.5
 FAULTS = ("drift", "biofouling", "stuck", "spikes", "dropouts", "calibration")
 FAULT_PARAMS = {
     "drift": ("nh3n", "ph", "do", "cond"),
