@@ -108,6 +108,28 @@ def _miss_line(seed: int, o: Outcome, registry: Registry) -> str:
             f"{late}")
 
 
+def target_line(what: str, k: int, n: int, target: float, at_most: bool = False) -> str:
+    """A share against its target with its 95 % Wilson interval, and what the events can say:
+    met or not only when the whole interval is on one side of the target.
+
+    >>> target_line("within 30 min", 268, 280, 0.95)
+    'within 30 min: 268/280 = 95.7 % (95 % interval 92.7–97.5 %): target ≥ 95 % not told apart by 280 events'
+    >>> target_line("faults reported as pollution", 9, 226, 0.10, at_most=True).split(": ", 1)[1]
+    '9/226 = 4.0 % (95 % interval 2.1–7.4 %): target ≤ 10 % met'
+    >>> target_line("within 30 min", 241, 262, 0.95).rsplit(": ", 1)[1]
+    'target ≥ 95 % not met'
+    """
+    from analytics.scoring import wilson
+
+    if not n:
+        return f"{what}: no events"
+    lo, hi = wilson(k, n)
+    good, bad = (hi <= target, lo > target) if at_most else (lo >= target, hi < target)
+    verdict = "met" if good else "not met" if bad else f"not told apart by {n} event{'s' if n != 1 else ''}"
+    return (f"{what}: {k}/{n} = {100 * k / n:.1f} % (95 % interval {100 * lo:.1f}–{100 * hi:.1f} %): "
+            f"target {'≤' if at_most else '≥'} {100 * target:g} % {verdict}")
+
+
 def _fmt(x: float, pct: bool = False) -> str:
     if isinstance(x, float) and math.isnan(x):
         return "–"
@@ -243,6 +265,10 @@ def run(args: argparse.Namespace) -> int:
         p90 = delays[min(len(delays) - 1, int(0.9 * (len(delays) - 1) + 0.5))] if delays else float("nan")
         print(f"{typ:20s} {ev:6d} {_fmt(det / ev if ev else float('nan'), True):>7s} "
               f"{_fmt(within / ev if ev else float('nan'), True):>8s} {_fmt(p50):>9s} {_fmt(p90):>5s}")
+    if "illegal_discharge" in totals:
+        lst = totals["illegal_discharge"]
+        print(target_line("illegal discharges within 30 min", sum(t.within_target for t in lst),
+                          sum(t.events for t in lst), 0.95))
     # Illegal discharges by where they happened: the misses are not spread evenly.
     by_setting: dict[str, list[int]] = {}
     by_markers: dict[str, list[int]] = {}  # and by the markers the truth saw move
@@ -306,10 +332,8 @@ def run(args: argparse.Namespace) -> int:
     secs = sum(res.seconds for _, _, res, _ in rows)
     print(f"false pollution alerts: {fp} in {sdays:.0f} water station-days = {fp / sdays:.3f} per station-day "
           f"(target ≤ 0.1)")
-    share = fap / faults if faults else float("nan")
-    print(f"sensor faults reported as pollution: {fap}/{faults} = {_fmt(share, True)} (target ≤ 10 %)")
-    print(f"source localisation (outfall exact): {se}/{st} = {_fmt(se / st if st else float('nan'), True)}"
-          f" (target ≥ 85 %)")
+    print(target_line("sensor faults reported as pollution", fap, faults, 0.10, at_most=True))
+    print(target_line("source localisation (outfall exact)", se, st, 0.85))
     print(f"core throughput in replay: {readings} readings in {secs:.1f} s = {readings / secs:,.0f} readings/s "
           f"on one core (target ≥ 50,000)")
     # Reference in the same run, on the same machine state: the replay driver alone (CSV

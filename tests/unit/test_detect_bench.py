@@ -66,6 +66,9 @@ def test_the_bench_replays_the_files_it_already_has(tmp_path, capsys) -> None:
     # the night's one scripted discharge, at a rain outfall in dry weather, raised in time
     assert "illegal discharges by setting:\n  rain outfall " in first
     assert "1 events,    1 within 30 min (100 %)" in first
+    # one event in time is 100 %, but says little: the interval is printed beside it
+    assert ("illegal discharges within 30 min: 1/1 = 100.0 % (95 % interval 20.7–100.0 %): "
+            "target ≥ 95 % not told apart by 1 event\n") in first
     assert "markers the truth saw move" in first and "  two or more at a station " in first
     table = [x for x in first.splitlines() if x.startswith(("illegal", "  rain"))]
     assert table == [x for x in again.splitlines() if x.startswith(("illegal", "  rain"))]
