@@ -138,7 +138,9 @@ def _t(x: Any) -> datetime:
     return x if isinstance(x, datetime) else parse_time(x)
 
 
-def _first_arrival(ev: Mapping[str, Any]) -> datetime:
+def first_arrival(ev: Mapping[str, Any]) -> datetime:
+    """When the event reached its first station (``arrivals``; its start without them): what
+    detection delays run from."""
     arr = ev.get("arrivals") or {}
     times = [_t(v) for v in arr.values()] if arr else []
     return min(times) if times else _t(ev["start"])
@@ -183,7 +185,7 @@ def score(truth: Iterable[Mapping[str, Any]], alerts: Iterable[Mapping[str, Any]
             hits = hits + open_before
         else:
             first = min(hits, key=lambda a: _t(a["raised_at"]))
-            delay = (_t(first["raised_at"]) - _first_arrival(ev)).total_seconds() / 60
+            delay = (_t(first["raised_at"]) - first_arrival(ev)).total_seconds() / 60
         delay = max(0.0, delay)
         ts.delays_min.append(delay)
         outcomes.append(Outcome(ev, delay))

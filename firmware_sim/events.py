@@ -63,8 +63,9 @@ class Event:
     targets: tuple[str, ...]
     parameters: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
-    # filled by the engine: station -> param -> (peak signed change, t_first, t_peak, t_last)
-    seen: dict[str, dict[str, tuple[float, float, float, float]]] = field(default_factory=dict)
+    # filled by the engine: station -> param -> (peak signed change, t_first, t_peak, t_last,
+    # t_seen: the first sample where the change is SNR_SEEN instrument SDs)
+    seen: dict[str, dict[str, tuple[float, float, float, float, float]]] = field(default_factory=dict)
     declared: bool = False  # faults/outages are true by declaration, not by observed size
 
     def env(self, sid: str, t: np.ndarray, v: dict[str, np.ndarray]) -> None:
@@ -97,6 +98,7 @@ class Event:
                 float(t[above[0]]),
                 float(t[i]),
                 float(t[above[-1]]),
+                float(t[int(np.argmax(snr >= SNR_SEEN))]),
             )
 
     @property
@@ -114,12 +116,14 @@ class Event:
         end = self.end
         arrivals: dict[str, str] = {}
         signature: dict[str, dict[str, float]] = {}
+        seen_at: dict[str, dict[str, str]] = {}
         for s in stations:
             obs = self.seen.get(s, {})
             if obs:
                 arrivals[s] = iso(min(o[1] for o in obs.values()))
                 end = max(end, max(o[3] for o in obs.values()))
                 signature[s] = {p: round(o[0], 4) for p, o in sorted(obs.items())}
+                seen_at[s] = {p: iso(o[4]) for p, o in sorted(obs.items())}
                 params += [p for p in obs if p not in params]
             else:
                 arrivals[s] = iso(self.start)
@@ -135,6 +139,7 @@ class Event:
         }
         if signature:
             d["signature"] = signature
+            d["seen_at"] = seen_at
         d.update(self.extra)
         return d
 

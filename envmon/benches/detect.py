@@ -95,6 +95,36 @@ def markers_seen(ev: Mapping[str, Any]) -> int:
     return max((sum(p in sig_st for p in (*RISE_PARAMS, "do")) for sig_st in sig.values()), default=0)
 
 
+IN_TIME, LATE = "two or more in time", "one or none in time"
+
+
+def markers_in_time(ev: Mapping[str, Any], minutes: float = 30.0) -> int | None:
+    """The most wastewater markers (``RISE_PARAMS`` and DO) that had moved three instrument
+    SDs at one station within ``minutes`` of the event reaching its first station (the
+    truth's ``seen_at``, after the analysers' cycle; None for truth written before it had
+    them). Under two, no rule could have told the discharge from a sensor fault within the
+    target: the instruments had not shown it yet.
+
+    >>> ev = {"arrivals": {"A": "2026-07-01T00:00:00Z"}, "start": "2026-07-01T00:00:00Z",
+    ...       "seen_at": {"A": {"cond": "2026-07-01T00:05:00Z", "nh3n": "2026-07-01T00:50:00Z"},
+    ...                   "B": {"nh3n": "2026-07-01T00:20:00Z", "do": "2026-07-01T00:25:00Z"}}}
+    >>> markers_in_time(ev), markers_in_time(ev, 10), markers_in_time({"start": "2026-07-01T00:00:00Z"})
+    (2, 1, None)
+    """
+    from datetime import timedelta
+
+    from analytics.monitor import RISE_PARAMS
+    from analytics.scoring import first_arrival
+    from envmon.timeutil import parse_time
+
+    seen = ev.get("seen_at")
+    if seen is None:
+        return None
+    by = first_arrival(ev) + timedelta(minutes=minutes)
+    return max((sum(p in at and parse_time(at[p]) <= by for p in (*RISE_PARAMS, "do")) for at in seen.values()),
+               default=0)
+
+
 def _miss_line(seed: int, o: Outcome, registry: Registry) -> str:
     ev = o.event
     arrivals = sorted((v, k) for k, v in (ev.get("arrivals") or {}).items())
@@ -103,9 +133,11 @@ def _miss_line(seed: int, o: Outcome, registry: Registry) -> str:
     shown = ", ".join(f"{p} {'+' if v >= 0 else ''}{v:.3g}" for p, v in sig.items() if p not in ("level", "ph"))
     late = "never raised" if o.delay_min is None else f"raised at {o.delay_min:.0f} min"
     flow = f", {ev['flow_l_s']} L/s" if ev.get("flow_l_s") is not None else ""
+    n_in_time = markers_in_time(ev)
+    in_time = "" if n_in_time is None else f"; {n_in_time} marker{'s' if n_in_time != 1 else ''} in 30 min"
     return (f"  {seed} {ev['id']}: {setting(ev, registry)}, {ev.get('signature_type') or '?'}{flow}, "
-            f"source {ev.get('source') or '–'}; first at {first} {first_at} ({shown or 'no signature there'}); "
-            f"{late}")
+            f"source {ev.get('source') or '–'}; first at {first} {first_at} ({shown or 'no signature there'})"
+            f"{in_time}; {late}")
 
 
 def target_line(what: str, k: int, n: int, target: float, at_most: bool = False) -> str:
@@ -272,6 +304,7 @@ def run(args: argparse.Namespace) -> int:
     # Illegal discharges by where they happened: the misses are not spread evenly.
     by_setting: dict[str, list[int]] = {}
     by_markers: dict[str, list[int]] = {}  # and by the markers the truth saw move
+    by_in_time: dict[str, list[int]] = {}  # and by those it saw move within 30 min
     missed = []
     for seed, r, _, _ in rows:
         for o in r.outcomes:
@@ -284,6 +317,10 @@ def run(args: argparse.Namespace) -> int:
             seen = by_markers.setdefault(ONE_MARKER if markers_seen(o.event) <= 1 else TWO_MARKERS, [0, 0])
             seen[0] += 1
             seen[1] += o.within(30.0)
+            if (n_in_time := markers_in_time(o.event)) is not None:
+                shown = by_in_time.setdefault(IN_TIME if n_in_time >= 2 else LATE, [0, 0])
+                shown[0] += 1
+                shown[1] += o.within(30.0)
             if not o.within(30.0):
                 missed.append((seed, o))
     if by_setting:
@@ -298,6 +335,15 @@ def run(args: argparse.Namespace) -> int:
             if name in by_markers:
                 n, within = by_markers[name]
                 print(f"  {name:48s} {n:4d} events, {within:4d} within 30 min ({_fmt(within / n, True)})")
+    if by_in_time:
+        print("illegal discharges by the markers that had moved ≥ 3 instrument SDs at a station within 30 min of "
+              "arrival (what any rule could have had in time):")
+        for name in (IN_TIME, LATE):
+            if name in by_in_time:
+                n, within = by_in_time[name]
+                print(f"  {name:48s} {n:4d} events, {within:4d} within 30 min ({_fmt(within / n, True)})")
+        n, within = by_in_time.get(IN_TIME, [0, 0])
+        print(target_line("  within 30 min where two markers had shown", within, n, 0.95))
     if args.misses and missed:
         print(f"illegal discharges not raised within 30 min ({len(missed)}); the signature is the truth's peak "
               "change at the first station against the same run without the event, mg/L (conductivity µS/cm, "

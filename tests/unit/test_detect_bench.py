@@ -52,6 +52,11 @@ def test_a_miss_is_listed_with_its_first_station_and_its_size() -> None:
     line = _miss_line(20291073, o, REG)
     assert line == ("  20291073 month-0014-illegal_discharge: into a river, unmonitored pipe, sewage, 25.2 L/s, "
                     "source –; first at BH2 2026-07-14T23:05:00Z (nh3n +0.312, tp +0.0429); never raised")
+    # with the truth's seen_at, how many markers had shown within 30 min (TP only at the
+    # analysers' next result, 40 min after arrival)
+    ev["seen_at"] = {"BH2": {"nh3n": "2026-07-14T23:05:00Z", "tp": "2026-07-14T23:45:00Z"}}
+    (o,) = score([ev], [], station_days=1).outcomes
+    assert _miss_line(20291073, o, REG).endswith("(nh3n +0.312, tp +0.0429); 1 marker in 30 min; never raised")
 
 
 def test_the_bench_replays_the_files_it_already_has(tmp_path, capsys) -> None:

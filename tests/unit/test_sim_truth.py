@@ -182,3 +182,35 @@ def test_a_discharge_says_whether_it_rained_while_it_lasted(pair) -> None:
             dry += 1
             assert most < 0.5, (e["id"], most)
     assert wet >= 1 and dry >= 1
+
+
+def test_seen_at_is_the_first_recorded_sample_where_a_parameter_shows_the_event(pair) -> None:
+    """``seen_at``: when a detector could first have seen the event in a parameter. It is at or
+    within the event (before its arrival there when the peak is over 30 SDs: the arrival is 10 %
+    of the peak) and the data hold the change there; an analyser's parameter is seen when its
+    result holds the plume."""
+    a, b = pair
+    checked = held = 0
+    for e in a.truth:
+        if "signature" not in e:
+            continue
+        assert {s: set(p) for s, p in e["seen_at"].items()} == {s: set(p) for s, p in e["signature"].items()}
+        for sid, at in e["seen_at"].items():
+            da, db = a.data[sid], b.data[sid]
+            for p, when in at.items():
+                t = parse_time(when).timestamp()
+                # (a sample's value covers the interval it starts: one may begin before the event)
+                assert parse_time(e["start"]).timestamp() - (da.t[1] - da.t[0]) < t <= parse_time(e["end"]).timestamp()
+                (k,) = np.nonzero(da.t == t)[0]
+                assert da.present[k], (e["id"], sid, p)
+                i = da.params.index(p)
+                sd = float(np.ravel(noise_sd(p, db.values[i][k : k + 1]))[0])
+                peak = e["signature"][sid][p]
+                # the claimed direction there (1.5 SDs allowed for rounding and the analyser's noise)
+                assert np.sign(peak) * (da.values[i][k] - db.values[i][k]) / sd > 1.5, (e["id"], sid, p)
+                checked += 1
+                if p == "nh3n" and not a.registry[sid].is_outfall:
+                    # held between results: the sample before, still the old result, shows less
+                    held += 1
+                    assert abs(da.values[i][k - 1] - db.values[i][k - 1]) < abs(da.values[i][k] - db.values[i][k])
+    assert checked > 100 and held > 5
