@@ -1570,7 +1570,10 @@ class Monitor:
 
         ``hours`` says how many hourly means made it; GB 3095 asks 20 for a valid daily value
         [M: 20 h validity rule as commonly applied], so ``valid`` marks it (a partial day is
-        shown, never passed off as a full one). At sewage-plant outfalls a valid day's means
+        shown, never passed off as a full one). A station sampling less often than hourly
+        (national water stations analyse every 4 h: six results a day) needs the same share
+        of the samples its day can hold, five of six (a generalisation of the 20-of-24 rule,
+        [M]: no water rule is in reference/standards.md). At sewage-plant outfalls a valid day's means
         are judged by GB 18918-2002, whose limits are daily means (grade ``wwtp_grade``), at
         industrial outfalls by GB 8978-1996."""
         s = st.station
@@ -1579,7 +1582,9 @@ class Monitor:
         hours = max((n for _, n in st.day_sums.values()), default=0)
         st.day_sums = {}
         day = st.day or cst_day_start(datetime.now(CST))
-        validity = {"hours": hours, "valid": int(hours >= 20)}
+        interval = self._sampling_interval(st)
+        per_day = 24 if interval is None or interval <= 3600 else max(1, round(86400 / interval))
+        validity = {"hours": hours, "valid": int(hours >= math.ceil(20 * per_day / 24))}
         if s.medium == "water" and not s.is_outfall and s.target_class:
             try:
                 wc = gb3838.section_class(means, waterbody=s.waterbody or "river")
@@ -1729,11 +1734,9 @@ class Monitor:
             grace = 1.0  # the live clock: the last missed sample is overdue once its instant has passed
         events: list[Event] = []
         for st in self._st.values():
-            if st.offline or st.snap_time is None or len(st.intervals) < 3:
+            interval = self._sampling_interval(st)
+            if st.offline or st.snap_time is None or interval is None:
                 continue
-            # Its sampling interval: the cadence once known (records lost here and there
-            # lengthen the median interval, not the cadence), else the median interval.
-            interval = st.cadence_s or sorted(st.intervals)[len(st.intervals) // 2]
             last = st.snap_time if st.heard is None else max(st.snap_time, st.heard)
             silent = (now - last).total_seconds()
             need = n * interval + grace
@@ -1750,6 +1753,17 @@ class Monitor:
                 f"{st.station.name} 已 {silent / 60:.0f} 分钟无数据（采样间隔 {interval / 60:.0f} 分钟）",
                 start=st.snap_time, details={"silent_s": silent}), now)
         return events
+
+    @staticmethod
+    def _sampling_interval(st: _StationState) -> float | None:
+        """The station's sampling interval in seconds: its cadence once known (records lost
+        here and there lengthen the median interval, not the cadence), else the median of
+        its intervals; None before three."""
+        if st.cadence_s:
+            return st.cadence_s
+        if len(st.intervals) < 3:
+            return None
+        return sorted(st.intervals)[len(st.intervals) // 2]
 
     def _dropping_out(self, st: _StationState, last: datetime, interval: float) -> bool:
         """Is the station losing records at the dropouts fault's rate (see ``dropout_share``)

@@ -987,6 +987,22 @@ def test_a_sewage_plant_day_over_gb18918_is_an_exceedance_a_compliant_day_is_not
         assert raised == []
 
 
+def test_a_day_of_four_hourly_samples_is_valid_with_five_of_its_six() -> None:
+    # National automatic water stations analyse every 4 h: six results a CST day. A day needs
+    # the 20-of-24 share of what it can hold (five), not 20 hourly values, which such a
+    # station never has; at a 5-min cadence it is 20 hours as before (the factory test below).
+    day0 = parse_time("2026-07-14T00:00:00+08:00")
+    lost = {day0 + timedelta(days=1, hours=8), day0 + timedelta(days=2, hours=4), day0 + timedelta(days=2, hours=12)}
+    readings = [Reading("XT_TOWN", t, p, v) for k in range(18) if (t := day0 + k * timedelta(hours=4)) not in lost
+                for p, v in BASE.items()]
+    m = Monitor(REG)
+    m.process_many(readings)
+    m.flush()
+    days = sorted((d.time, d.fields["hours"], d.fields["valid"]) for d in m.drain_derived()
+                  if d.measurement == "water_class" and d.tags["period"] == "day")
+    assert [(h, v) for _, h, v in days] == [(6, 1), (5, 1), (4, 0)]
+
+
 @pytest.mark.parametrize(("grade", "raised"), [("auto", True), ("2", False)])
 def test_a_factorys_day_over_gb8978_is_an_exceedance_at_its_receiving_waters_grade(grade: str, raised: bool) -> None:
     # OF_YZ_IND discharges into class III water: GB 8978-1996 grade 1, COD at most 100 mg/L.
