@@ -30,6 +30,8 @@ EXAMPLES = """examples:
                                                # and list the discharges not raised in time
   envmon bench detect --water-interval 3600 --first-seed 20301001 --seeds 2 --out out/w3600
                                                # water stations reporting hourly (HJ 212 CN=2061)
+  envmon bench detect --first-seed 20281345 --seeds 2 --reuse --misses --plot-misses
+                                               # and draw each one (OUT/misses/*.png)
   envmon bench detect --first-seed 20281272 --seeds 6 --reuse --set z_rise=3.5
                                                # the same months under another core setting
 """
@@ -61,6 +63,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "on months without editing the core")
     p.add_argument("--misses", action="store_true",
                    help="list every illegal discharge not raised within 30 min: where, how big, how late")
+    p.add_argument("--plot-misses", action="store_true",
+                   help="also draw each of those misses (its stations' markers, the arrival, the 30-min deadline, "
+                        "when each marker showed it, the alert) as a PNG in OUT/misses/")
     p.set_defaults(func=run)
 
 
@@ -350,6 +355,12 @@ def run(args: argparse.Namespace) -> int:
               "turbidity NTU, flow L/s):")
         for seed, o in missed:
             print(_miss_line(seed, o, registry))
+    if args.plot_misses and missed:
+        from envmon.benches.miss_plots import plot_misses
+
+        figures = plot_misses(missed, out, sc.name, registry,
+                              lambda seed, o: _miss_line(seed, o, registry).strip().replace("; ", ";\n", 1))
+        print(f"{len(figures)} figures of those misses in {out / 'misses'}/")
     causes: dict[str, list[int]] = {}
     for ts in totals.get("station_offline", []):
         for c, (n, d) in ts.by_cause.items():

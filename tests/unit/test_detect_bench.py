@@ -130,3 +130,31 @@ def test_a_discharge_in_a_storm_is_in_rain_scripted_or_not() -> None:
     assert setting({"source": None, "raining": True}, REG) == "into a river, unmonitored pipe, in rain"
     assert setting({"source": "OF_XT_RAIN", "hard": "small_discharge", "raining": True}, REG) == \
         "rain outfall, small"
+
+
+def test_each_miss_is_drawn_from_the_readings_of_its_window(tmp_path) -> None:
+    from datetime import timedelta
+
+    from envmon.benches.miss_plots import plot_misses, read_windows
+    from envmon.timeutil import format_time, parse_time
+
+    arrival = parse_time("2026-07-14T23:05:00Z")
+    ev = _ev("month-0014-illegal_discharge", "BH2", format_time(arrival), source=None,
+             signature={"BH2": {"nh3n": 0.31}}, seen_at={"BH2": {"nh3n": "2026-07-14T23:45:00Z"}})
+    rows = ["time,station,parameter,value,flag"]
+    for k in range(-40, 50):  # every 5 min from 3 h 20 min before to 4 h after
+        t = format_time(arrival + k * timedelta(minutes=5))
+        rows += [f"{t},BH2,nh3n,{0.4 + (0.3 if k >= 8 else 0.0)},N", f"{t},BH2,cond,520,N",
+                 f"{t},BH2,ph,7.5,N", f"{t},BH9,nh3n,9,N"]
+    (tmp_path / "month-1.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    (tmp_path / "month-1.alerts.jsonl").write_text("", encoding="utf-8")
+
+    # only the stations and windows asked for, only the parameters a figure draws
+    got = read_windows(tmp_path / "month-1.csv", {"BH2": [(arrival - timedelta(hours=2), arrival + timedelta(hours=3))]})
+    assert set(got) == {"BH2"} and set(got["BH2"]) == {"nh3n", "cond"}
+    assert len(got["BH2"]["nh3n"]) == 61 and min(t for t, _ in got["BH2"]["nh3n"]) == arrival - timedelta(hours=2)
+
+    (o,) = score([ev], [], station_days=1).outcomes
+    (png,) = plot_misses([(1, o)], tmp_path, "month", REG, lambda seed, o: f"{seed} {o.event['id']}")
+    assert png == tmp_path / "misses" / "1-month-0014-illegal_discharge.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
