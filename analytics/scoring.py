@@ -27,7 +27,7 @@ localisation compares ``suspected_source`` with the truth's ``source``.
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -55,7 +55,8 @@ class TypeScore:
     within_target: int = 0
     already_open: int = 0  # answered by an alert open at the station before the event came
     delays_min: list[float] = field(default_factory=list)
-    by_cause: dict[str, list[int]] = field(default_factory=dict)  # truth's "cause": [events, detected]
+    # truth's "cause" (an outage's) or "fault" (a sensor fault's kind): [events, detected]
+    by_cause: dict[str, list[int]] = field(default_factory=dict)
 
     @property
     def recall(self) -> float:
@@ -97,6 +98,7 @@ class DetectScore:
     alerts: int
     unmatched_by_kind: dict[str, int]
     outcomes: list[Outcome] = field(default_factory=list)  # one per truth event, in its order
+    faults_as_pollution_by_kind: dict[str, int] = field(default_factory=dict)  # truth's "fault" -> faults
 
     @property
     def false_pollution_per_station_day(self) -> float:
@@ -170,7 +172,8 @@ def score(truth: Iterable[Mapping[str, Any]], alerts: Iterable[Mapping[str, Any]
                        and _t(a["last_seen"]) >= arrivals.get(a["station"], start)]
         for a in hits:
             matched_alerts.add(a["_n"])
-        cause = ts.by_cause.setdefault(str(ev["cause"]), [0, 0]) if ev.get("cause") else None
+        why = ev.get("cause") or ev.get("fault")
+        cause = ts.by_cause.setdefault(str(why), [0, 0]) if why else None
         if cause is not None:
             cause[0] += 1
         if not hits and not open_before:
@@ -219,4 +222,5 @@ def score(truth: Iterable[Mapping[str, Any]], alerts: Iterable[Mapping[str, Any]
         by_type=dict(by_type), false_pollution=false_pollution, station_days=station_days,
         faults=len(faults), faults_as_pollution=len(fault_hit), source_total=source_total,
         source_exact=source_exact, alerts=len(alerts), unmatched_by_kind=dict(unmatched), outcomes=outcomes,
+        faults_as_pollution_by_kind=dict(Counter(str(f.get("fault")) for f in faults if f["id"] in fault_hit)),
     )

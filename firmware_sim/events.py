@@ -279,6 +279,13 @@ class SensorFault(Event):
                 v[p][m] *= 1 - 0.25 * f
             v[p][m] += noise_sd(p, v[p][m]) * 2 * f * g.standard_normal(m.sum())
             _calib_tail(t, self.end, flags, p, 1200, code="M")
+        elif self.fault == "offset":
+            # A reading shifted at one sample and staying shifted (a damaged ISE membrane, a
+            # bubble on an optical window, a wrong calibration factor keyed in): the issue's
+            # "single parameter jumping", the water unchanged, until the maintenance visit
+            # finds it (flagged M). ``magnitude`` is the shift, in the parameter's units.
+            v[p][m] += self.magnitude
+            _calib_tail(t, self.end, flags, p, 1200, code="M")
         elif self.fault == "stuck":
             v[p][m] = v[p][m][0]
         elif self.fault == "spikes":

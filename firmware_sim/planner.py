@@ -53,6 +53,16 @@ FAULT_PARAMS = {
     "calibration": ("ph", "cond", "nh3n", "cod", "do"),
 }
 DRIFT_PER_WEEK = {"nh3n": 0.6, "ph": -0.4, "do": -1.5, "cond": 80.0}
+# Offsets (a probe's reading shifted and staying shifted): the shift, as a share of the
+# station's usual level (cond, COD) or in the parameter's units (NH3-N, DO, pH), and the
+# chance that it goes the way pollution would (markers up, DO down).
+OFFSETS: dict[str, tuple[str, float, float, float]] = {
+    "nh3n": ("abs", 0.4, 2.5, 0.75),
+    "cond": ("rel", 0.15, 0.4, 0.6),
+    "cod": ("rel", 0.3, 1.0, 0.75),
+    "do": ("abs", 1.0, 3.0, 0.75),
+    "ph": ("abs", 0.4, 1.0, 0.5),
+}
 
 
 class Planner:
@@ -333,6 +343,22 @@ class Planner:
             start = min(max(start, self.t0), self.t1 - minutes * 60)
         return self.fault(sid, start, minutes, fault, param, mag)
 
+    def random_offset(self) -> SensorFault:
+        """A water probe's reading shifted for half a day to three (until a maintenance visit):
+        a jump in one parameter, nothing else moving and nothing travelling downstream."""
+        g = self.g
+        cands = [(s, p) for s in self.water for p in OFFSETS if p in water_profile(s).params]
+        st, param = cands[g.integers(len(cands))]
+        kind, lo, hi, polluting = OFFSETS[param]
+        size = float(g.uniform(lo, hi)) * (water_profile(st).base.get(param, 1.0) if kind == "rel" else 1.0)
+        toward = (g.random() < polluting) != (param == "do")  # DO falls where wastewater comes in
+        minutes = float(g.uniform(12, 72) * 60)
+        start = float(g.uniform(self.t0, max(self.t0, self.t1 - minutes * 60)))
+        shift = size if toward else -size
+        ev = self.fault(st.id, start, minutes, "offset", param, shift, extra={"shift": round(shift, 3)})
+        ev.extra["hard"] = "fault_mimic"
+        return ev
+
     def random_outage(self) -> Outage:
         g = self.g
         sid = list(self.reg)[g.integers(len(self.reg))]
@@ -540,6 +566,9 @@ class Planner:
             ev.extra["hard"] = "overlap"
             ev.extra["overlaps"] = a.id
             self.add(ev)
+        for _ in range(h.get("offset", 0)):
+            # Drawn last, so that a seed's other events stay what they were before offsets existed.
+            self.add(self.random_offset())
 
 
 def plan_events(scenario: Scenario, reg: Registry, wx: Weather) -> list[Event]:

@@ -32,7 +32,7 @@ EVENT_TYPES = (
     "air_episode",
     "station_offline",
 )
-HARD_KINDS = ("small_discharge", "discharge_in_rain", "fault_mimic", "overlap")
+HARD_KINDS = ("small_discharge", "discharge_in_rain", "fault_mimic", "overlap", "offset")
 # Sampling intervals in seconds when a scenario does not say: online water probes report
 # every 5 min (the data logger's minute/5-minute records), sound level meters give a 1-min
 # Leq, ambient analysers a 5-min mean.

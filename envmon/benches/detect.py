@@ -167,6 +167,17 @@ def target_line(what: str, k: int, n: int, target: float, at_most: bool = False)
             f"target {'≤' if at_most else '≥'} {100 * target:g} % {verdict}")
 
 
+def _by_cause(scores: list[Any]) -> dict[str, list[int]]:
+    """Events and detected by the truth's cause or fault kind, summed over seeds."""
+    out: dict[str, list[int]] = {}
+    for ts in scores:
+        for c, (n, d) in ts.by_cause.items():
+            acc = out.setdefault(c, [0, 0])
+            acc[0] += n
+            acc[1] += d
+    return out
+
+
 def _fmt(x: float, pct: bool = False) -> str:
     if isinstance(x, float) and math.isnan(x):
         return "–"
@@ -361,12 +372,16 @@ def run(args: argparse.Namespace) -> int:
         figures = plot_misses(missed, out, sc.name, registry,
                               lambda seed, o: _miss_line(seed, o, registry).strip().replace("; ", ";\n", 1))
         print(f"{len(figures)} figures of those misses in {out / 'misses'}/")
-    causes: dict[str, list[int]] = {}
-    for ts in totals.get("station_offline", []):
-        for c, (n, d) in ts.by_cause.items():
-            causes.setdefault(c, [0, 0])
-            causes[c][0] += n
-            causes[c][1] += d
+    kinds = _by_cause(totals.get("sensor_fault", []))
+    if kinds:
+        as_pollution: dict[str, int] = {}
+        for _, r, _, _ in rows:
+            for k, n in r.faults_as_pollution_by_kind.items():
+                as_pollution[k] = as_pollution.get(k, 0) + n
+        print("sensor_fault by kind (found / events; reported as pollution): " + ", ".join(
+            f"{k} {d}/{n}" + (f" ({as_pollution[k]} as pollution)" if as_pollution.get(k) else "")
+            for k, (n, d) in sorted(kinds.items())))
+    causes = _by_cause(totals.get("station_offline", []))
     if causes:
         # A link outage is stored and forwarded: the readings file has no gap for it, so a
         # replay cannot see it; live, silence is judged on the driver's clock (tested in

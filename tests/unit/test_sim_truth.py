@@ -214,3 +214,27 @@ def test_seen_at_is_the_first_recorded_sample_where_a_parameter_shows_the_event(
                     held += 1
                     assert abs(da.values[i][k - 1] - db.values[i][k - 1]) < abs(da.values[i][k] - db.values[i][k])
     assert checked > 100 and held > 5
+
+
+def test_an_offset_shifts_one_reading_by_its_shift_until_maintenance(pair) -> None:
+    """The issue's "single parameter jumping": a probe's reading shifted at one sample and
+    staying shifted, the water unchanged, until the maintenance visit (flagged M)."""
+    a, b = pair
+    offsets = [e for e in a.truth if e.get("fault") == "offset"]
+    assert len(offsets) == 3 and all(e["hard"] == "fault_mimic" for e in offsets)
+    for e in offsets:
+        (sid,), (p,) = e["stations"], e["parameters"]
+        da, db = a.data[sid], b.data[sid]
+        i = da.params.index(p)
+        s0, s1 = parse_time(e["start"]).timestamp(), parse_time(e["end"]).timestamp()
+        inside = (da.t >= s0) & (da.t < s1) & da.present & db.present
+        diff = (da.values[i] - db.values[i])[inside]
+        # (another event at the station while it lasts moves the reading too: the median holds)
+        assert abs(np.median(diff) - e["shift"]) <= 0.02 * abs(e["shift"]) + 0.01, (e["id"], p)
+        assert abs(diff[0] - e["shift"]) <= 0.02 * abs(e["shift"]) + 0.01, (e["id"], p)  # a jump, at once
+        alone = not [x for x in a.truth if x is not e and sid in x["stations"]
+                     and parse_time(x["start"]).timestamp() < s1 and parse_time(x["end"]).timestamp() > s0]
+        if alone:  # nothing else moves there
+            others = [k for k, q in enumerate(da.params) if q != p]
+            assert np.array_equal(da.values[others][:, inside], db.values[others][:, inside])
+        assert (da.flags[i][(da.t >= s1 - 1200) & (da.t < s1)] == FLAG["M"]).all()
