@@ -516,16 +516,7 @@ class Monitor:
             events += self._discharge(st, t, snap, ev, risen + (["do"] if do_down else []), rain)
         else:
             events += self.policy.absent(sid, "illegal_discharge", t)
-        # A lone parameter far out with no support from the others: a sensor, not the river.
-        zs_all = {**zs, **{p: z for p in snap if p not in zs and (z := self._z(st, p, snap[p])) is not None}}
-        lone = [p for p, z in zs_all.items() if abs(z) >= self.config.z_fault and p not in JUMP_OK]
-        supported = [p for p, z in zs_all.items() if abs(z) >= Z_SUPPORT and p not in lone]
-        if len(lone) == 1 and not supported and not signature and not self._incident_expected(sid, t):
-            p = lone[0]
-            st.faults.append(Condition(
-                sid, "water", "sensor_fault", (p,), "info",
-                f"{st.station.name} {p} 单参数突变（z={zs_all[p]:.1f}），其他参数与上下游无佐证，疑似仪器故障",
-                details={"pattern": "jump", "z": round(zs_all[p], 1)}))
+        lone = self._lone_jump(st, snap, zs, signature or self._incident_expected(sid, t))
         # Particles without dissolved markers, in dry weather, at one station only: sediment
         # drawn into the sample line (or a fouled turbidity window), not a discharge.
         particles = [p for p in PARTICLE if zs.get(p, 0.0) >= self.config.z_rise]
@@ -538,8 +529,26 @@ class Monitor:
                 details={"pattern": "sediment"}))
         self._spikes(st, t, snap)
         self._stuck(st, snap)
-        self._learn(st, snap, t, protect=signature or bool(lone))
+        self._learn(st, snap, t, protect=signature or lone)
         return events
+
+    def _lone_jump(self, st: _StationState, snap: dict[str, float], zs: dict[str, float], explained: bool) -> bool:
+        """One parameter far out (``z_fault``) with no other at ``Z_SUPPORT``: a sensor, not the
+        water (the issue's "single parameter jumping without support"), noted as a fault unless
+        a signature or a plume expected from upstream ``explained`` it. Flow, level, turbidity
+        and rain move alone for reasons of their own (``JUMP_OK``). Returns whether any
+        parameter was that far out, so that the baseline does not learn it."""
+        zs_all = {**zs, **{p: z for p in snap if p not in zs and (z := self._z(st, p, snap[p])) is not None}}
+        lone = [p for p, z in zs_all.items() if abs(z) >= self.config.z_fault and p not in JUMP_OK]
+        supported = [p for p, z in zs_all.items() if abs(z) >= Z_SUPPORT and p not in lone]
+        if len(lone) == 1 and not supported and not explained:
+            p = lone[0]
+            where = "其他参数无佐证" if st.station.is_outfall else "其他参数与上下游无佐证"
+            st.faults.append(Condition(
+                st.station.id, "water", "sensor_fault", (p,), "info",
+                f"{st.station.name} {p} 单参数突变（z={zs_all[p]:.1f}），{where}，疑似仪器故障",
+                details={"pattern": "jump", "z": round(zs_all[p], 1)}))
+        return bool(lone)
 
     def _with_front(self, st: _StationState, t: datetime, snap: dict[str, float],
                     zs: dict[str, float]) -> dict[str, float]:
@@ -1093,6 +1102,8 @@ class Monitor:
             events += self.policy.absent(s.id, "illegal_discharge", t)
         if self.policy.is_open(s.id, "illegal_discharge"):
             st.alerted_at = t
+        # A probe jumping alone is a fault here as in a river; in a storm everything moves.
+        lone = not wet and self._lone_jump(st, snap, zs, signature)
         # A rain outfall's chemistry in and after a storm says nothing about its dry-weather
         # normal: keep storms out of its baseline, however long they last (a storm is not a
         # new regime; learnt after ``protect_max_s``, a day of rain would make the runoff
@@ -1100,9 +1111,9 @@ class Monitor:
         # level). And wastewater is never a rain outfall's normal, however long it flows in
         # dry weather: learnt like a river's new regime, it would hide the next discharge.
         if s.outfall_type != "rain":
-            self._learn(st, snap, t, protect=signature)
+            self._learn(st, snap, t, protect=signature or lone)
         elif not (signature or wet):
-            self._learn(st, snap, t, protect=False)
+            self._learn(st, snap, t, protect=lone)
         return events
 
     def _wastewater_flowing(self, st: _StationState, snap: dict[str, float]) -> tuple[list[str], str]:

@@ -105,6 +105,21 @@ def test_lone_jump_is_a_sensor_fault_not_pollution() -> None:
     assert "illegal_discharge" not in kinds
 
 
+@pytest.mark.parametrize("sid", ["OF_DZ_WWTP", "OF_YZ_IND", "OF_TZ_RAIN"])
+def test_a_probe_jumping_alone_at_an_outfall_is_a_fault_not_a_discharge(sid: str) -> None:
+    # An NH3-N electrode's reading shifted by 2 mg/L and staying there, at a plant, a factory
+    # and a rain outfall in dry weather: nothing else moves. Before, an outfall had no lone-jump
+    # rule, and such an offset raised nothing at all.
+    def offset(s: str, t: datetime) -> dict:
+        return {"nh3n": 2.0} if s == sid and t >= T1 else {}
+
+    _, events = run(stream([sid], 10, offset))
+    assert not _raised(events)
+    (a,) = _raised(events, "sensor_fault")
+    assert a.station == sid and a.parameters == ("nh3n",) and "单参数突变" in a.message
+    assert a.start <= T1 + timedelta(minutes=15)
+
+
 def front(t: datetime, minutes: float = 90) -> dict:
     """An industrial plume's front at XT_TOWN from T1: conductivity climbing 25 µS/cm a
     sample for half an hour, DO sagging beside it, then both holding."""
