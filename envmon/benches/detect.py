@@ -167,6 +167,17 @@ def target_line(what: str, k: int, n: int, target: float, at_most: bool = False)
             f"target {'≤' if at_most else '≥'} {100 * target:g} % {verdict}")
 
 
+def _print_groups(title: str, groups: Mapping[str, list[int]], order: tuple[str, ...]) -> None:
+    """A breakdown of discharges ``name -> [events, within 30 min]``, in ``order``."""
+    if not groups:
+        return
+    print(title)
+    for name in order:
+        if name in groups:
+            n, within = groups[name]
+            print(f"  {name:48s} {n:4d} events, {within:4d} within 30 min ({_fmt(within / n, True)})")
+
+
 def _by_cause(scores: list[Any]) -> dict[str, list[int]]:
     """Events and detected by the truth's cause or fault kind, summed over seeds."""
     out: dict[str, list[int]] = {}
@@ -344,20 +355,11 @@ def run(args: argparse.Namespace) -> int:
         for name, (n, det, within) in sorted(by_setting.items(), key=lambda kv: -kv[1][0]):
             print(f"  {name:48s} {n:4d} events, {within:4d} within 30 min ({_fmt(within / n, True)}), "
                   f"{det:4d} detected")
-    if by_markers:
-        print("illegal discharges by the wastewater markers the truth saw move (≥ 3 instrument SDs; "
-              "one alone is the sensor-fault pattern):")
-        for name in (TWO_MARKERS, ONE_MARKER):
-            if name in by_markers:
-                n, within = by_markers[name]
-                print(f"  {name:48s} {n:4d} events, {within:4d} within 30 min ({_fmt(within / n, True)})")
+    _print_groups("illegal discharges by the wastewater markers the truth saw move (≥ 3 instrument SDs; "
+                  "one alone is the sensor-fault pattern):", by_markers, (TWO_MARKERS, ONE_MARKER))
     if by_in_time:
-        print("illegal discharges by the markers that had moved ≥ 3 instrument SDs at a station within 30 min of "
-              "arrival (what any rule could have had in time):")
-        for name in (IN_TIME, LATE):
-            if name in by_in_time:
-                n, within = by_in_time[name]
-                print(f"  {name:48s} {n:4d} events, {within:4d} within 30 min ({_fmt(within / n, True)})")
+        _print_groups("illegal discharges by the markers that had moved ≥ 3 instrument SDs at a station within 30 "
+                      "min of arrival (what any rule could have had in time):", by_in_time, (IN_TIME, LATE))
         n, within = by_in_time.get(IN_TIME, [0, 0])
         print(target_line("  within 30 min where two markers had shown", within, n, 0.95))
     if args.misses and missed:
