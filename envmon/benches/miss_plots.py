@@ -75,19 +75,17 @@ def _drawn(ev: Mapping[str, Any], sid: str, p: str, values: list[float]) -> bool
 
 
 def _figure(path: Path, title: str, ev: Mapping[str, Any], data: Mapping[str, Mapping[str, list]],
-            alerts: Iterable[Mapping[str, Any]], registry: Registry, font: str | None) -> Path:
-    import matplotlib
+            alerts: Iterable[Mapping[str, Any]], registry: Registry, font: str | None) -> Path | None:
+    """Draw one miss into ``path``; None when its stations have no readings in the window."""
+    from firmware_sim.plots import _mpl
 
-    matplotlib.use("Agg")
-    import matplotlib.dates as mdates
-    import matplotlib.pyplot as plt
-
+    plt, mdates = _mpl()
     t0, t1, arrival = _window(ev)
     seen = ev.get("seen_at") or {}
     rows = [(s, p) for s in _stations(ev) for p in PARAMS
             if _drawn(ev, s, p, [v for t, v in data.get(s, {}).get(p, []) if t0 <= t <= t1])]
     if not rows:
-        return path
+        return None
     with plt.rc_context({"font.family": [font, "DejaVu Sans"]} if font else {}):
         fig, axes = plt.subplots(len(rows), 1, figsize=(10, 1.25 * len(rows) + 1.0), sharex=True, squeeze=False)
         prev = None
@@ -146,5 +144,7 @@ def plot_misses(missed: Iterable[tuple[int, Any]], out: Path, scenario: str, reg
             near = [x for x in alerts if x["kind"] == "illegal_discharge" and x.get("raised_at")
                     and a <= parse_time(x["raised_at"]) <= b]
             name = re.sub(r"[^\w.-]", "_", f"{seed}-{o.event['id']}") + ".png"
-            written.append(_figure(folder / name, describe(seed, o), o.event, data, near, registry, font))
+            png = _figure(folder / name, describe(seed, o), o.event, data, near, registry, font)
+            if png is not None:
+                written.append(png)
     return written

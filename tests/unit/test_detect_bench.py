@@ -158,3 +158,6 @@ def test_each_miss_is_drawn_from_the_readings_of_its_window(tmp_path) -> None:
     (png,) = plot_misses([(1, o)], tmp_path, "month", REG, lambda seed, o: f"{seed} {o.event['id']}")
     assert png == tmp_path / "misses" / "1-month-0014-illegal_discharge.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # a miss whose stations have no readings in the file: no figure, and none counted
+    (o,) = score([_ev("month-0015-illegal_discharge", "BH3", format_time(arrival))], [], station_days=1).outcomes
+    assert plot_misses([(1, o)], tmp_path, "month", REG, lambda seed, o: "") == []
