@@ -46,8 +46,14 @@ from envmon.reading import Reading
 from envmon.stations import Registry, Station
 from envmon.timeutil import CST, cst_day_start, cst_hour_start, is_night
 
-# Parameters whose rise marks sewage or industrial wastewater (standards.md §7.1).
-RISE_PARAMS = ("cond", "nh3n", "cod", "codmn", "tp", "turb")
+# Parameters whose rise marks sewage or industrial wastewater (standards.md §7.1). Total
+# nitrogen counts in a river, where national automatic stations measure it (the "9+X" set,
+# standards.md §1): raw sewage carries some tens of mg/L of it, mostly as NH3-N (not in
+# standards.md: [M]). Its analyser is an instrument of its own, so an NH3-N analyser's
+# fault does not move it, but a plume does. It is never the dissolved lead a signature
+# needs (drainage from fields brings nitrate), nor a marker of its own beside NH3-N.
+RISE_PARAMS = ("cond", "nh3n", "cod", "codmn", "tp", "tn", "turb")
+COMPANY_ONLY = ("tn",)  # adds its weight to the others' evidence; never counted, never the lead
 CHEMISTRY = ("cond", "nh3n", "cod", "codmn", "tp")
 # Dissolved markers of wastewater. Particles alone (turbidity with TP and COD_Mn bound to
 # them) come from runoff, resuspension or sediment in a sample line, not from a pipe.
@@ -589,24 +595,31 @@ class Monitor:
           only the dissolved markers count. In rain, runoff brings COD, TP and some NH3-N
           of its own, so only the clear rule holds. One marker far out (``z_fault``) with
           only weak company is the sensor-fault pattern, not a signature.
+        - Total nitrogen (``COMPANY_ONLY``), where a river station measures it, adds its z
+          to the evidence but is never counted as a marker of its own, nor leads: most of
+          sewage's nitrogen is NH3-N, so NH3-N and TN up together are one substance measured
+          twice (hourly analysers of a lake or a slow canal move them together on their
+          own). It completes a plume that NH3-N, TP or CODMn already show.
         """
         c = self.config
         params = tuple(params)
         strong = [p for p in params if zs.get(p, 0.0) >= c.z_rise]
         do_down = with_do and zs.get("do", 0.0) <= -c.z_rise and any(p in CHEMISTRY for p in strong)
-        if len(strong) + do_down >= c.min_rises and any(p in DISSOLVED for p in strong):
+        own = [p for p in strong if p not in COMPANY_ONLY]
+        if len(own) + do_down >= c.min_rises and any(p in DISSOLVED for p in strong):
             return True, sorted(strong, key=lambda p: -zs[p]), do_down
         if wet:
             return False, strong, do_down
         turbid = zs.get("turb", 0.0) >= c.z_rise
-        count = DISSOLVED if turbid else CHEMISTRY
+        count = DISSOLVED if turbid else tuple(p for p in params if p != "turb")
         rise = {p: z for p in params if p in count and (z := zs.get(p, 0.0)) >= c.z_support}
-        lead = max(rise.values(), default=0.0)
+        lead = max((z for p, z in rise.items() if p not in COMPANY_ONLY), default=0.0)
         if with_do and rise and -zs.get("do", 0.0) >= c.z_support:
             # DO falling beside the chemistry is evidence too (wastewater's oxygen demand),
             # never the lead: DO also falls every night on its own.
             rise["do"] = -zs["do"]
         signature = (any(p in DISSOLVED for p in rise) and lead >= c.z_rise
+                     and sum(p not in COMPANY_ONLY for p in rise) >= c.min_rises
                      and self._adds_up(sorted(rise.values(), reverse=True)))
         if not signature:
             return False, strong, do_down

@@ -88,23 +88,29 @@ ONE_MARKER, TWO_MARKERS = "one marker at every station", "two or more at a stati
 
 
 def markers_seen(ev: Mapping[str, Any]) -> int:
-    """The most wastewater markers (the core's ``RISE_PARAMS`` and DO) the truth saw the
-    event move, by at least 3 instrument standard deviations (the simulator's ``SNR_SEEN``),
-    at any one station it reached. With one, it moved a single parameter everywhere: the
+    """The most wastewater markers (:func:`_markers`) the truth saw the event move, by at
+    least 3 instrument standard deviations (the simulator's ``SNR_SEEN``), at any one
+    station it reached. With one, it moved a single parameter everywhere: the
     issue's own pattern of a sensor fault (a parameter jumping without support from the
     station's others), which no rule can call a discharge without calling such faults
     discharges too."""
-    from analytics.monitor import RISE_PARAMS
-
     sig = ev.get("signature") or {}
-    return max((sum(p in sig_st for p in (*RISE_PARAMS, "do")) for sig_st in sig.values()), default=0)
+    return max((sum(p in sig_st for p in _markers()) for sig_st in sig.values()), default=0)
+
+
+def _markers() -> tuple[str, ...]:
+    """The wastewater markers the core counts: its ``RISE_PARAMS`` and DO, without those
+    that only keep the others company (``COMPANY_ONLY``: TN is NH3-N's nitrogen again)."""
+    from analytics.monitor import COMPANY_ONLY, RISE_PARAMS
+
+    return tuple(p for p in (*RISE_PARAMS, "do") if p not in COMPANY_ONLY)
 
 
 IN_TIME, LATE = "two or more in time", "one or none in time"
 
 
 def markers_in_time(ev: Mapping[str, Any], minutes: float = 30.0) -> int | None:
-    """The most wastewater markers (``RISE_PARAMS`` and DO) that had moved three instrument
+    """The most wastewater markers (:func:`_markers`) that had moved three instrument
     SDs at one station within ``minutes`` of the event reaching its first station (the
     truth's ``seen_at``, after the analysers' cycle; None for truth written before it had
     them). Under two, no rule could have told the discharge from a sensor fault within the
@@ -118,7 +124,6 @@ def markers_in_time(ev: Mapping[str, Any], minutes: float = 30.0) -> int | None:
     """
     from datetime import timedelta
 
-    from analytics.monitor import RISE_PARAMS
     from analytics.scoring import first_arrival
     from envmon.timeutil import parse_time
 
@@ -126,7 +131,7 @@ def markers_in_time(ev: Mapping[str, Any], minutes: float = 30.0) -> int | None:
     if seen is None:
         return None
     by = first_arrival(ev) + timedelta(minutes=minutes)
-    return max((sum(p in at and parse_time(at[p]) <= by for p in (*RISE_PARAMS, "do")) for at in seen.values()),
+    return max((sum(p in at and parse_time(at[p]) <= by for p in _markers()) for at in seen.values()),
                default=0)
 
 
