@@ -21,8 +21,9 @@ from typing import Any
 from envmon.stations import Registry
 from envmon.timeutil import CST, parse_time
 
-# What a discharge moves, in the order a reader looks for it; flow and rain explain a storm.
-PARAMS = ("cond", "nh3n", "cod", "codmn", "tp", "turb", "do", "flow", "rain")
+# What a discharge moves, in the order a reader looks for it (total nitrogen among them: the
+# river rules weigh it beside NH3-N); flow and rain explain a storm.
+PARAMS = ("cond", "nh3n", "cod", "codmn", "tp", "tn", "turb", "do", "flow", "rain")
 BEFORE, AFTER = timedelta(hours=2), timedelta(hours=3)
 
 
@@ -138,7 +139,8 @@ def plot_misses(missed: Iterable[tuple[int, Any]], out: Path, scenario: str, reg
             for s in _stations(o.event):
                 wanted.setdefault(s, []).append((a, b))
         data = read_windows(out / f"{scenario}-{seed}.csv", wanted)
-        alerts = [json.loads(x) for x in open(out / f"{scenario}-{seed}.alerts.jsonl", encoding="utf-8")]
+        with open(out / f"{scenario}-{seed}.alerts.jsonl", encoding="utf-8") as fh:
+            alerts = [json.loads(x) for x in fh]
         for o in outcomes:
             a, b, _ = _window(o.event)
             near = [x for x in alerts if x["kind"] == "illegal_discharge" and x.get("raised_at")

@@ -145,13 +145,13 @@ def test_each_miss_is_drawn_from_the_readings_of_its_window(tmp_path) -> None:
     for k in range(-40, 50):  # every 5 min from 3 h 20 min before to 4 h after
         t = format_time(arrival + k * timedelta(minutes=5))
         rows += [f"{t},BH2,nh3n,{0.4 + (0.3 if k >= 8 else 0.0)},N", f"{t},BH2,cond,520,N",
-                 f"{t},BH2,ph,7.5,N", f"{t},BH9,nh3n,9,N"]
+                 f"{t},BH2,tn,{1.5 + (0.4 if k >= 8 else 0.0)},N", f"{t},BH2,ph,7.5,N", f"{t},BH9,nh3n,9,N"]
     (tmp_path / "month-1.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     (tmp_path / "month-1.alerts.jsonl").write_text("", encoding="utf-8")
 
     # only the stations and windows asked for, only the parameters a figure draws
     got = read_windows(tmp_path / "month-1.csv", {"BH2": [(arrival - timedelta(hours=2), arrival + timedelta(hours=3))]})
-    assert set(got) == {"BH2"} and set(got["BH2"]) == {"nh3n", "cond"}
+    assert set(got) == {"BH2"} and set(got["BH2"]) == {"nh3n", "cond", "tn"}
     assert len(got["BH2"]["nh3n"]) == 61 and min(t for t, _ in got["BH2"]["nh3n"]) == arrival - timedelta(hours=2)
 
     (o,) = score([ev], [], station_days=1).outcomes
