@@ -424,7 +424,12 @@ class Monitor:
         if b is None or len(b) < self.config.min_history:
             return None
         med, mad = b.stats()
-        scale = max(mad, MIN_SCALE.get(p, 0.0), 0.02 * abs(med))
+        # A concentration's spread grows with its level (2 % of it at least). pH is a
+        # logarithm, where a share of the value means nothing: 2 % of pH 7.5 is 0.15,
+        # which hid a pH probe jumping by 0.8 until the maintenance visit. Temperature keeps
+        # the share: an industrial outfall's effluent steps with its process, and without
+        # it those steps read as probe faults (5 in 12 months tried, 2026-12-06).
+        scale = max(mad, MIN_SCALE.get(p, 0.0), 0.0 if p == "ph" else 0.02 * abs(med))
         at = st.rhythm_at
         if at is not None and (day := st.rhythm.get(p)) is not None:
             a, b1 = day[at[0]], day[at[1]]

@@ -121,6 +121,33 @@ def test_a_probe_jumping_alone_at_an_outfall_is_a_fault_not_a_discharge(sid: str
     assert a.start <= T1 + timedelta(minutes=15)
 
 
+@pytest.mark.parametrize("sid", ["XT_TOWN", "OF_DZ_WWTP"])
+def test_a_ph_probe_jumping_alone_is_a_fault_at_its_onset(sid: str) -> None:
+    # A pH electrode's reading shifted by 0.8 and staying there (a fouled junction, a wrong
+    # buffer at calibration): nothing else moves. pH is a logarithm: its spread is not 2 % of
+    # its value (0.15 at pH 7.6, which made this jump z 5 and left it to the maintenance visit
+    # a day or three later).
+    def offset(s: str, t: datetime) -> dict:
+        return {"ph": 0.8} if s == sid and t >= T1 else {}
+
+    _, events = run(stream([sid], 10, offset))
+    assert not _raised(events)
+    (a,) = _raised(events, "sensor_fault")
+    assert a.station == sid and a.parameters == ("ph",) and "单参数突变" in a.message
+    assert a.start <= T1 + timedelta(minutes=15)
+
+
+def test_ph_falling_with_an_acid_effluents_salts_is_a_discharge_not_a_fault() -> None:
+    # The same pH jump with the effluent's salts and NH3-N beside it: the water changed.
+    def acid(s: str, t: datetime) -> dict:
+        return {"ph": -0.8, "cond": 300.0, "nh3n": 3.0, "do": -1.5} if s == "XT_TOWN" and between(t, T1, 90) else {}
+
+    _, events = run(stream(["XT_TOWN"], 9, acid))
+    (a,) = _raised(events)
+    assert a.station == "XT_TOWN" and {"cond", "nh3n"} <= set(a.parameters)
+    assert not _raised(events, "sensor_fault")
+
+
 def front(t: datetime, minutes: float = 90) -> dict:
     """An industrial plume's front at XT_TOWN from T1: conductivity climbing 25 µS/cm a
     sample for half an hour, DO sagging beside it, then both holding."""
