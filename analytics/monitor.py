@@ -814,12 +814,19 @@ class Monitor:
 
     def _device_flags(self, st: _StationState, t: datetime, flags: dict[str, str]) -> None:
         """The instrument's own word (HJ 212 flags): D fault / B link fault persisting, or C
-        calibration / M maintenance (data not valid while it lasts: an info for the operator)."""
+        calibration / M maintenance (data not valid while it lasts: an info for the operator;
+        the serviced probe's baseline starts again when its normal data resume)."""
         runs = st.flag_run
         for p, f in flags.items():
             if f == "N":
-                # Normal data (nearly every reading) ends any run of another flag.
-                runs.pop(p, None)
+                # Normal data (nearly every reading) ends any run of another flag. After a
+                # calibration or maintenance (C/M) the probe has been serviced: what it read
+                # before is no reference for it (an offset put right, a drift reset), so its
+                # baseline starts again from its new readings. Kept, the repair itself read
+                # as a probe jumping alone, a new fault hours after the visit.
+                prev = runs.pop(p, None)
+                if prev is not None and prev[0] in ("C", "M"):
+                    st.baselines.pop(p, None)
                 continue
             prev = runs.get(p)
             runs[p] = (f, prev[1] + 1) if prev is not None and prev[0] == f else (f, 1)

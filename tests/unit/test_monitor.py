@@ -137,6 +137,28 @@ def test_a_ph_probe_jumping_alone_is_a_fault_at_its_onset(sid: str) -> None:
     assert a.start <= T1 + timedelta(minutes=15)
 
 
+@pytest.mark.parametrize("param, shift", [("ph", 0.8), ("cond", 150.0)])
+def test_a_probe_put_right_at_the_maintenance_visit_is_not_a_new_fault(param: str, shift: float) -> None:
+    # A probe reads high for 10 h: a fault at its onset, and after ``protect_max_s`` its
+    # baseline learns the shifted level. Then the technician recalibrates it: 20 min flagged
+    # M, then right again. The serviced probe's readings are the new reference: the jump back
+    # is the repair, not another fault (before, it was raised as one, hours after the visit).
+    visit = T1 + timedelta(hours=10)
+
+    def offset(s: str, t: datetime) -> dict:
+        return {param: shift} if s == "XT_TOWN" and T1 <= t < visit else {}
+
+    readings = [Reading(r.station, r.time, r.parameter, r.value, "M")
+                if r.parameter == param and between(r.time, visit, 20) else r
+                for r in stream(["XT_TOWN"], 20, offset)]
+    _, events = run(readings)
+    assert not _raised(events)
+    jumps = [e.alert for e in events if e.alert.kind == "sensor_fault" and "单参数突变" in e.alert.message]
+    assert jumps and min(a.start for a in jumps) <= T1 + timedelta(minutes=15)
+    assert all(a.start < visit for a in jumps)
+    assert all((a.last_seen or a.start) < visit for a in jumps)
+
+
 def test_ph_falling_with_an_acid_effluents_salts_is_a_discharge_not_a_fault() -> None:
     # The same pH jump with the effluent's salts and NH3-N beside it: the water changed.
     def acid(s: str, t: datetime) -> dict:
