@@ -8,7 +8,7 @@ import json
 import math
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -107,6 +107,29 @@ def _markers() -> tuple[str, ...]:
 
 
 IN_TIME, LATE = "two or more in time", "one or none in time"
+
+
+def offsets_by_parameter(outcomes: Iterable[Outcome], minutes: float = 30.0) -> dict[str, list[int]]:
+    """The simulator's probe offsets (a reading shifted until the maintenance visit) by
+    parameter: [events, found within ``minutes`` of the shift, found at all]. Found late is
+    mostly by the visit's own flag (M), a day or three later.
+
+    >>> from analytics.scoring import Outcome
+    >>> ev = {"type": "sensor_fault", "fault": "offset", "parameters": ["ph"]}
+    >>> offsets_by_parameter([Outcome(ev, 12.0), Outcome(ev, 2950.0), Outcome(ev, None),
+    ...                       Outcome({**ev, "fault": "stuck"}, 5.0)])
+    {'ph': [3, 1, 2]}
+    """
+    out: dict[str, list[int]] = {}
+    for o in outcomes:
+        e = o.event
+        if e["type"] != "sensor_fault" or e.get("fault") != "offset" or not e.get("parameters"):
+            continue
+        acc = out.setdefault(e["parameters"][0], [0, 0, 0])
+        acc[0] += 1
+        acc[1] += o.within(minutes)
+        acc[2] += o.delay_min is not None
+    return out
 
 
 def markers_in_time(ev: Mapping[str, Any], minutes: float = 30.0) -> int | None:
@@ -388,6 +411,11 @@ def run(args: argparse.Namespace) -> int:
         print("sensor_fault by kind (found / events; reported as pollution): " + ", ".join(
             f"{k} {d}/{n}" + (f" ({as_pollution[k]} as pollution)" if as_pollution.get(k) else "")
             for k, (n, d) in sorted(kinds.items())))
+    offsets = offsets_by_parameter(o for _, r, _, _ in rows for o in r.outcomes)
+    if offsets:
+        print("probe offsets by parameter (within 30 min / found / events; found late is mostly at the "
+              "maintenance visit's flag M): " + ", ".join(
+                  f"{p} {w}/{f}/{n}" for p, (n, w, f) in sorted(offsets.items())))
     causes = _by_cause(totals.get("station_offline", []))
     if causes:
         # A link outage is stored and forwarded: the readings file has no gap for it, so a
