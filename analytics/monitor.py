@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from analytics.detectors.base import RollingStats
+from analytics.permits import Permit, Permits
 from analytics.policy import AlertPolicy, Condition
 from analytics.standards import Limit, gb3096, gb3838, gb8978, gb18918, hj633
 from envmon.alerts import Event
@@ -288,9 +289,10 @@ class Monitor:
     []
     """
 
-    def __init__(self, registry: Registry, config: MonitorConfig | None = None):
+    def __init__(self, registry: Registry, config: MonitorConfig | None = None, permits: Permits | None = None):
         self.registry = registry
         self.config = config or MonitorConfig()
+        self.permits = permits or Permits()  # outfalls' discharge permits (排污许可证), judged by day
         self.policy = AlertPolicy(station_info={s.id: (s.jurisdiction, s.name) for s in registry.values()})
         cod = gb8978.limit("cod", self.config.wastewater_grade)
         assert cod is not None and cod.upper is not None  # every grade limits COD
@@ -1696,7 +1698,7 @@ class Monitor:
         grade = self.config.wwtp_grade
         items = gb18918.parameters()
         judged = {p: v for p, v in means.items() if p in items}
-        return self._outfall_day(s, judged, day, validity, gb18918.exceeds(means, grade), "GB 18918-2002",
+        return self._outfall_day(s, means, judged, day, validity, gb18918.exceeds(means, grade), "GB 18918-2002",
                                  grade, f"{grade} 标准")
 
     def _factory_day(self, s: Station, means: dict[str, float], day: datetime,
@@ -1714,33 +1716,62 @@ class Monitor:
             water = f"（受纳水体目标 {cls} 类）" if cls else ""
         items = gb8978.parameters()
         judged = {p: v for p, v in means.items() if p in items}
-        return self._outfall_day(s, judged, day, validity, gb8978.exceeds(means, grade), "GB 8978-1996",
+        return self._outfall_day(s, means, judged, day, validity, gb8978.exceeds(means, grade), "GB 8978-1996",
                                  grade, f"{gb8978.GRADE_NAMES[grade]}标准{water}")
 
-    def _outfall_day(self, s: Station, means: dict[str, float], day: datetime, validity: dict[str, Any],
-                     broken: dict[str, Limit], standard: str, grade: str, label: str) -> list[Event]:
-        """An outfall's day against a discharge standard (``means``: the day's means of the
-        items it limits; ``broken``: those over their limits, none when it complies). Every
+    def _outfall_day(self, s: Station, means: dict[str, float], judged: dict[str, float], day: datetime,
+                     validity: dict[str, Any], broken: dict[str, Limit], standard: str, grade: str,
+                     label: str) -> list[Event]:
+        """An outfall's day against a discharge standard (``judged``: the day's means of the
+        items it limits; ``broken``: those over their limits, none when it complies) and the
+        outfall's permit in force that day, if it has one (:mod:`analytics.permits`): an item
+        the permit lists is judged by the permit's limit instead of the standard's. Every
         closed day is written as a ``discharge_day`` point for the dashboards (``valid`` and
-        ``hours`` say whether it is a whole day, as for ``water_class``); only a valid day is
-        judged. Broken: an ``exceedance`` for the day, critical at twice a limit; it clears
-        after the kind's ``clear_after`` compliant days in a row (two)."""
+        ``hours`` say whether it is a whole day, as for ``water_class``; ``permit`` names the
+        permit); only a valid day is judged. Broken: an ``exceedance`` for the day, critical
+        at twice a limit; it clears after the kind's ``clear_after`` compliant days in a row
+        (two)."""
+        permit = self.permits.in_force(s.id, day.astimezone(CST).date())
+        by_permit: dict[str, Limit] = {}
+        if permit is not None:
+            judged = {**judged, **{p: means[p] for p in permit.limits if p in means}}
+            by_permit = {p: lim for p, lim in permit.limits.items() if p in means and not lim.met_by(means[p])}
+            broken = {**{p: lim for p, lim in broken.items() if p not in permit.limits}, **by_permit}
         self._derived.append(Derived(
             "discharge_day", {**self._wtags(s), "period": "day", "standard": standard},
             {"meets": int(not broken), "broken": ",".join(broken), "grade": grade,
-             **{p: round(v, 3) for p, v in means.items()}, **validity}, day))
+             **({"permit": permit.number} if permit else {}),
+             **{p: round(v, 3) for p, v in judged.items()}, **validity}, day))
         if not validity["valid"]:
             return []
         t_end = day + timedelta(days=1)
         if not broken:
             return self.policy.absent(s.id, "exceedance", t_end)
         worst = max((means[p] / lim.upper for p, lim in broken.items() if lim.upper), default=1.0)
-        detail = "，".join(f"{p} {means[p]:.3g}（限值 {lim}）" for p, lim in broken.items())
+        details: dict[str, Any] = {"standard": standard, "grade": grade,
+                                   "daily_means": {p: round(means[p], 3) for p in broken}}
+        if permit is None:
+            detail = "，".join(f"{p} {means[p]:.3g}（限值 {lim}）" for p, lim in broken.items())
+            message = f"{s.name} 日均值超 {standard} {label}：{detail}"
+        else:
+            message = self._permit_message(s, permit, means, broken, by_permit, f"{standard} {label}")
+            details["permit"] = permit.number
+            if permit.basis:
+                details["permit_basis"] = permit.basis
         return self.policy.observe(Condition(
             s.id, "water", "exceedance", tuple(broken), "critical" if worst >= 2 else "warning",
-            f"{s.name} 日均值超 {standard} {label}：{detail}", start=day,
-            details={"standard": standard, "grade": grade,
-                     "daily_means": {p: round(means[p], 3) for p in broken}}), t_end)
+            message, start=day, details=details), t_end)
+
+    @staticmethod
+    def _permit_message(s: Station, permit: Permit, means: dict[str, float], broken: dict[str, Limit],
+                        by_permit: dict[str, Limit], standard: str) -> str:
+        """The exceedance of an outfall with a permit: the permit's number (and the standard
+        its limits come from), each item with the limit it broke and whose limit that is."""
+        basis = f"（依据 {permit.basis}）" if permit.basis else ""
+        detail = "，".join(
+            f"{p} {means[p]:.3g}（{'许可' if p in by_permit else standard + ' '}限值 {lim}）"
+            for p, lim in broken.items())
+        return f"{s.name} 日均值超排污许可证 {permit.number}{basis}：{detail}"
 
     @staticmethod
     def _wtags(s: Station) -> dict[str, str]:

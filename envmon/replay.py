@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from analytics.monitor import Monitor, MonitorConfig
+from analytics.permits import Permits
 from envmon.alerts import Alert, Event
 from envmon.reading import FLAGS, Reading, ReadingError
 from envmon.stations import Registry
@@ -102,8 +103,8 @@ def alert_record(a: Alert, raised_at: Any, reopened: bool = False) -> dict[str, 
 def replay(path: str | Path, registry: Registry, *, alerts_out: TextIO | None = None,
            config: MonitorConfig | None = None, reorder_s: float = 900.0,
            progress: Callable[[int], None] | None = None,
-           on_event: Callable[[Event], None] | None = None) -> ReplayResult:
-    monitor = Monitor(registry, config)
+           on_event: Callable[[Event], None] | None = None, permits: Permits | None = None) -> ReplayResult:
+    monitor = Monitor(registry, config, permits)
     res = ReplayResult()
     raised_at: dict[str, Any] = {}
     reopened: set[str] = set()

@@ -185,9 +185,12 @@ class AnalyticsService:
 
         # Live, silence is judged on the driver's clock (wall time), not on data time: a
         # backlog arriving out of order must not make the other stations look silent.
+        from analytics.permits import load_permits
+
+        permits = load_permits(cfg.permits, self.registry, self.params) if cfg.permits else None
         self.monitor = Monitor(self.registry, monitor_config or MonitorConfig(
             aqi_edition=cfg.aqi_edition, wwtp_grade=cfg.wwtp_grade, industrial_grade=cfg.industrial_grade,
-            offline_clock="driver"))
+            offline_clock="driver"), permits)
         self.clock = clock or (lambda: datetime.now(UTC))
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None

@@ -70,6 +70,9 @@ class AnalyticsSettings:
     # Routing of alerts to teams and channels (e.g. seeds/routing.toml); empty: alerts go to
     # the store, MQTT and InfluxDB only, nobody is paged.
     routing: str = ""
+    # Outfalls' discharge permits (排污许可证, like seeds/permits.sample.toml): an outfall's
+    # day is judged by its permit's limits where it lists an item. Empty: by the standards only.
+    permits: str = ""
 
     @staticmethod
     def choices() -> dict[str, tuple[str, ...]]:

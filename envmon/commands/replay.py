@@ -13,6 +13,7 @@ EXAMPLES = """
   envmon replay out/month.csv --alerts-out out/alerts.jsonl
   envmon replay readings.csv --stations other-network.toml --alerts-out alerts.jsonl
   envmon replay out/month.csv --industrial-grade 2 --wwtp-grade 1B --alerts-out out/alerts.jsonl
+  envmon replay out/month.csv --permits seeds/permits.sample.toml --alerts-out out/alerts.jsonl
 """
 
 
@@ -34,6 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="GB 8978-1996 grade the industrial outfalls' daily means are judged at: auto (default) "
                         "takes it from the class of the water each discharges into (III: 1, IV and V: 2); "
                         "3 is for discharge into a sewer that leads to a treatment plant")
+    p.add_argument("--permits", metavar="FILE",
+                   help="outfalls' discharge permits (排污许可证, like seeds/permits.sample.toml): an outfall's "
+                        "day is judged by its permit's limits where it lists an item, by the standard elsewhere")
     p.add_argument("--reorder-minutes", type=float, default=15.0,
                    help="how far out of time order rows may come (data time; memory grows with it; default 15)")
     p.add_argument("--no-progress", action="store_true")
@@ -44,12 +48,14 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from analytics.monitor import MonitorConfig
+    from analytics.permits import PermitsError, load_permits
     from envmon.replay import replay
     from envmon.stations import RegistryError, load_registry
 
     try:
         registry = load_registry(args.stations)
-    except RegistryError as err:
+        permits = load_permits(args.permits, registry) if args.permits else None
+    except (RegistryError, PermitsError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     if not os.path.exists(args.readings):
@@ -61,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
                            industrial_grade=args.industrial_grade)
     try:
         res = replay(args.readings, registry, alerts_out=out, config=config,
-                     reorder_s=args.reorder_minutes * 60, progress=bar.update)
+                     reorder_s=args.reorder_minutes * 60, progress=bar.update, permits=permits)
     finally:
         bar.close()
         if out:

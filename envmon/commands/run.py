@@ -26,6 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from analytics.permits import PermitsError, load_permits
     from envmon.mqttio import MqttError
     from envmon.service import AnalyticsService, IngestService
     from envmon.settings import SettingsError, load_settings
@@ -34,7 +35,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         settings = load_settings(args.settings)
         registry = load_registry(settings.stations)
-    except (SettingsError, RegistryError) as err:
+        if settings.analytics.permits and args.only in (None, "analytics"):
+            load_permits(settings.analytics.permits, registry)  # its errors here, before anything starts
+    except (SettingsError, RegistryError, PermitsError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     services: list[IngestService | AnalyticsService] = []

@@ -8,6 +8,7 @@ import dataclasses
 from datetime import datetime, timedelta
 
 import numpy as np
+import pytest
 
 from envmon.alerting.store import AlertStore
 from envmon.alerts import Alert, Event
@@ -130,3 +131,21 @@ def test_silence_is_judged_from_the_restart_not_from_the_outage(settings: Settin
     # ... but one that stays silent for three of its intervals after the restart is.
     late = svc.monitor.tick(RESTART + timedelta(minutes=20))
     assert [(e.type, e.alert.station) for e in late if e.alert.kind == "station_offline"] == [("raised", "XT_TOWN")]
+
+
+@pytest.mark.timeout(60)  # should `envmon run` start instead of refusing, it would run on
+def test_the_live_core_judges_outfalls_by_the_permits_of_its_settings(settings: Settings,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    # [analytics] permits names the file; the live core holds its permits. A bad file stops
+    # `envmon run` before anything starts, with the reason.
+    from envmon.cli import main
+    from envmon.paths import ROOT
+
+    sample = str(ROOT / "seeds" / "permits.sample.toml")
+    s = dataclasses.replace(settings, analytics=dataclasses.replace(settings.analytics, permits=sample, warm_hours=0.0))
+    svc = AnalyticsService(s, REG)
+    assert len(svc.monitor.permits) == 2
+    assert svc.monitor.permits.in_force("OF_YZ_IND", RESTART.date()).number == "EXAMPLE-330421-0001"
+    assert AnalyticsService(settings, REG).monitor.permits.by_outfall == {}
+    monkeypatch.setenv("ENVMON_ANALYTICS_PERMITS", str(ROOT / "seeds" / "no-such-permits.toml"))
+    assert main(["run", "--only", "analytics"]) == 2

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from analytics.monitor import Monitor, MonitorConfig
+from analytics.permits import Permits, parse_permits
 from analytics.standards import hj633
 from envmon.alerts import Event
 from envmon.reading import Reading
@@ -1120,6 +1121,60 @@ def test_a_factorys_day_over_gb8978_is_an_exceedance_at_its_receiving_waters_gra
     assert a.severity == "warning"
     assert "GB 8978-1996 一级标准（受纳水体目标 III 类）" in a.message and "≤ 100 mg/L" in a.message
     assert a.details["daily_means"]["cod"] == pytest.approx(120.0, abs=1.0)
+
+
+def _permit(outfall: str, limits: dict, **kw) -> Permits:
+    from datetime import date
+
+    entry = {"outfall": outfall, "number": "P-1", "valid_from": date(2026, 1, 1), "limits": limits,
+             "basis": "DB 示例", **kw}
+    return parse_permits([entry], REG, "permits.toml")
+
+
+@pytest.mark.parametrize(("permits", "raised"), [
+    ("in force", True),  # COD 90 is under GB 8978 grade 1 (100) but over the permit's 80
+    ("none", False),
+    ("expired", False),  # ended the day before: the standard again
+])
+def test_a_factorys_day_is_judged_by_the_permit_in_force(permits: str, raised: bool) -> None:
+    from datetime import date
+
+    day = parse_time("2026-07-14T00:00:00+08:00")
+
+    def effluent(sid: str, t: datetime) -> dict:
+        return {"cod": 74.0} if day <= t < day + timedelta(days=1) else {}
+
+    held = {"none": None, "in force": _permit("OF_YZ_IND", {"cod": 80, "ph": [6, 9]}),
+            "expired": _permit("OF_YZ_IND", {"cod": 80}, valid_to=date(2026, 7, 13))}[permits]
+    m = Monitor(REG, permits=held)
+    events = m.process_many(stream(["OF_YZ_IND"], 60, effluent)) + m.flush()
+    judged = next(d for d in m.drain_derived() if d.measurement == "discharge_day" and d.time == day)
+    assert judged.fields["meets"] == int(not raised)
+    assert ("permit" in judged.fields) == (permits == "in force")
+    found = _raised(events, "exceedance")
+    if not raised:
+        assert found == []
+        return
+    (a,) = found
+    assert a.parameters == ("cod",) and a.severity == "warning" and a.start == day
+    assert a.details["permit"] == "P-1" and a.details["permit_basis"] == "DB 示例"
+    assert "日均值超排污许可证 P-1（依据 DB 示例）：cod 90（许可限值 ≤ 80 mg/L）" in a.message
+    assert judged.fields["permit"] == "P-1" and judged.fields["ph"] == pytest.approx(7.6, abs=0.05)
+
+
+def test_a_permit_judges_the_items_it_lists_and_the_standard_the_rest() -> None:
+    # The plant's permit limits NH3-N to 1.5 mg/L (GB 18918 1A: 5) and says nothing of COD:
+    # NH3-N 2.45 breaks the permit, COD 16 + 50 = 66 breaks 1A's 50 by the standard.
+    day = parse_time("2026-07-14T00:00:00+08:00")
+
+    def effluent(sid: str, t: datetime) -> dict:
+        return {"nh3n": 2.0, "cod": 50.0} if day <= t < day + timedelta(days=1) else {}
+
+    m = Monitor(REG, permits=_permit("OF_XT_WWTP", {"nh3n": 1.5}))
+    (a,) = _raised(m.process_many(stream(["OF_XT_WWTP"], 60, effluent)) + m.flush(), "exceedance")
+    assert set(a.parameters) == {"nh3n", "cod"} and a.severity == "warning"  # 1.6 and 1.3 times: under 2
+    assert "nh3n 2.45（许可限值 ≤ 1.5 mg/L）" in a.message
+    assert "cod 66（GB 18918-2002 1A 标准 限值 ≤ 50 mg/L）" in a.message
 
 
 def test_an_industrial_grade_gb8978_does_not_have_is_refused() -> None:

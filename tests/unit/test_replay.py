@@ -130,6 +130,28 @@ def test_replay_judges_a_factorys_day_at_the_gb8978_grade_asked(tmp_path: Path, 
         assert "GB 8978-1996 一级标准" in found[0]["message"] and found[0]["parameters"] == ["cod"]
 
 
+def test_replay_judges_a_factory_by_its_permit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Grade 2 (COD ≤ 150) lets the day of COD 120 pass; the sample permit of OF_YZ_IND
+    # (COD ≤ 80, made up) does not, and the alert names it. A permit for a rain outfall is
+    # refused before anything is replayed, with the reason.
+    from envmon.cli import main
+    from envmon.paths import ROOT
+
+    csv_path, out = tmp_path / "factory.csv", tmp_path / "alerts.jsonl"
+    _factory_csv(csv_path)
+    sample = ROOT / "seeds" / "permits.sample.toml"
+    assert main(["replay", str(csv_path), "--alerts-out", str(out), "--no-progress", "--industrial-grade", "2",
+                 "--permits", str(sample)]) == 0
+    (a,) = [a for a in map(json.loads, out.read_text(encoding="utf-8").splitlines()) if a["kind"] == "exceedance"]
+    assert a["details"]["permit"] == "EXAMPLE-330421-0001" and "许可限值 ≤ 80 mg/L" in a["message"]
+    bad = tmp_path / "permits.toml"
+    bad.write_text(sample.read_text(encoding="utf-8").replace('outfall = "OF_XT_WWTP"', 'outfall = "OF_XT_RAIN"'),
+                   encoding="utf-8")
+    capsys.readouterr()
+    assert main(["replay", str(csv_path), "--no-progress", "--permits", str(bad)]) == 2
+    assert "permit 2: OF_XT_RAIN is a rain outfall" in capsys.readouterr().err
+
+
 def test_every_row_of_a_known_station_and_parameter_is_still_checked() -> None:
     # read_csv checks a station id and parameter name once; the value, the flag and the time
     # are checked on every row, and a bad one is counted and skipped, never passed on.
