@@ -148,6 +148,12 @@ class MonitorConfig:
     # carries little NH3-N, so the NH3-N gate of the other storm rules would let it through). Judged after
     # ``storm_min_samples`` of the outfall flowing: the first flush washes salts too.
     storm_salt_jump: float = 0.25
+    # Salts without particles: in a flowing storm, conductivity up by this share and NH3-N
+    # by ``storm_salt_jump`` over one of the last three samples while turbidity rose by far
+    # less is wastewater let in (:meth:`_salts_without_particles`). A sewage
+    # share f of the flow lifts conductivity by about 1.5 f over storm water (sewage
+    # 800–1500 µS/cm, standards.md §7.1 [M]), so 10 % is a seventh of the flow in sewage.
+    storm_salt_step: float = 0.10
     # A conductivity front that has passed a river station before the hourly analysers
     # reported stays evidence for the first results drawn after it came in: an analyser
     # draws once a cycle (an hour) and reports up to a cycle after it drew, so a plume the
@@ -245,6 +251,7 @@ class _StationState:
     storm: dict[str, deque] = field(default_factory=dict)  # recent course of the open storm, per parameter
     storm_last: deque = field(default_factory=lambda: deque(maxlen=3))  # the storm's last snapshots, as they were
     storm_sig: tuple[str, ...] = ()  # the markers of a storm signature found at the last sample by the full rules
+    salt_ref: dict[str, float] | None = None  # the sample salts without particles were found against, last sample
     flow_run: int = 0  # samples in a row the outfall has been flowing, this one included
     front: bool = False  # a wastewater front came in on the conductivity, which is still up
     front_at: datetime | None = None  # when the last front came in
@@ -1222,7 +1229,7 @@ class Monitor:
         if st.storm_spell != self._spell_start:
             st.storm_spell, st.storm = self._spell_start, {}
             st.storm_last.clear()
-            st.storm_sig = ()
+            st.storm_sig, st.salt_ref = (), None
         dry = st.baselines.get("nh3n")
         nh3n = snap.get("nh3n")
         has_dry = dry is not None and len(dry) >= c.min_history
@@ -1254,10 +1261,17 @@ class Monitor:
                 risen = [p for p, z in steps.items() if z >= c.z_support]
         if len(risen) < c.min_rises:
             risen = self._salt_against_rain(st, snap)
+        salt_ref, st.salt_ref = st.salt_ref, None
+        if len(risen) < c.min_rises:
+            st.salt_ref = self._salts_without_particles(st, snap, st.storm_last)
+            risen = ["nh3n", "cond"] if st.salt_ref is not None else []
         held = st.storm_sig
         st.storm_sig = tuple(risen) if len(risen) >= c.min_rises and not measured else ()
         if len(risen) < c.min_rises and held:
             risen = self._storm_held(st, snap, held)
+            if len(risen) < c.min_rises and salt_ref is not None \
+                    and self._salts_without_particles(st, snap, (salt_ref,), share=0.5) is not None:
+                risen = ["nh3n", "cond"]
         st.storm_last.append(dict(snap))
         if len(risen) < c.min_rises:
             risen = []
@@ -1379,6 +1393,49 @@ class Monitor:
                 continue
             risen.append(p)
         return risen if "cond" in risen and len(risen) >= c.min_rises else []
+
+    def _salts_without_particles(self, st: _StationState, snap: dict[str, float], refs: Iterable[dict[str, float]],
+                                 share: float = 1.0) -> dict[str, float] | None:
+        """Sewage let into a flowing storm, by what it carries that runoff does not: dissolved
+        salts and NH3-N without particles. Returns the sample of ``refs`` it was found
+        against (None: not found). Rain brings no salts, and what runoff washes off a
+        catchment is mostly bound to particles (turbidity, COD), so whenever a storm's water
+        gains salts and NH3-N it gains turbidity with them, and more of it (a first flush, a
+        new burst of rain); sewage or effluent carries them dissolved.
+
+        Against one sample of ``refs`` (the storm's last three; the same sample for all
+        three markers: a lull between two bursts is no reference for the salts while the
+        burst before it is one for the particles): conductivity up by ``storm_salt_step``
+        and ``z_rise`` times its ``MIN_SCALE``, NH3-N up by ``storm_salt_jump`` and as much
+        of its own, both bars times ``share``; turbidity up by no more than ``z_rise`` times
+        its ``MIN_SCALE`` or, if more, half the share conductivity rose by (a pipe's water
+        has some particles; a flush's are many times its salts). NH3-N ``z_rise`` (times
+        ``share``) over the outfall's dry-weather baseline, and the flow not receding: as a
+        storm ends the outfall's own water returns, lifting salts without particles too,
+        but never NH3-N over its dry-weather level. Of the samples that qualify, the one
+        with the least salts. Needs a turbidity probe and no storm course, so sewage let
+        into a first flush counts from its first sample. The sample after a signature holds
+        it at half the bars against the same reference (``share`` 0.5), as the other storm
+        rules do (:meth:`_storm_held`). Two markers that are two instruments: an NH3-N
+        analyser's offset does not move conductivity."""
+        c = self.config
+        q = snap.get("flow")
+        if q is None or any(snap.get(p) is None for p in ("cond", "nh3n", "turb")) \
+                or q <= c.outfall_flow_l_s or not self._flow_steady(st, q) \
+                or (self._z(st, "nh3n", snap["nh3n"]) or 0.0) < share * c.z_rise:
+            return None
+        best: dict[str, float] | None = None
+        for old in refs:
+            if any(old.get(p) is None for p in ("cond", "nh3n", "turb")) or old["cond"] <= 0:
+                continue
+            rose = (snap["cond"] - old["cond"]) / old["cond"]
+            if snap["turb"] - old["turb"] > max(c.z_rise * MIN_SCALE["turb"], 0.5 * rose * old["turb"]):
+                continue
+            if all(snap[p] - old[p] >= share * max(bar * abs(old[p]), c.z_rise * MIN_SCALE[p])
+                   for p, bar in (("cond", c.storm_salt_step), ("nh3n", c.storm_salt_jump))):
+                if best is None or old["cond"] < best["cond"]:
+                    best = old
+        return best
 
     def _load_added(self, st: _StationState, snap: dict[str, float], p: str) -> bool:
         """A load of ``p`` let into a flowing storm: ``p`` up by ``storm_salt_jump`` over the
