@@ -366,9 +366,11 @@ def water_dashboard(registry: Registry, std: Standards) -> Dashboard:
                    for name in WATER_KEY_PARAMETERS)
     outfalls = [s for s in water if s.outfall_type in ("sewage_plant", "industrial")]
     outfall_rows = (
-        Table(title="排口日均值达标（污水厂 GB 18918-2002，企业 GB 8978-1996；最近一个有效日）",
+        Table(title="排口日均值达标（污水厂 GB 18918-2002，企业 GB 8978-1996，"
+                    "有排污许可证的按许可限值；最近一个有效日）",
               targets=(Target(
                   'SELECT last("meets") AS "meets", last("broken") AS "broken", last("grade") AS "grade", '
+                  'last("permit") AS "permit", '
                   'last("cod") AS "cod", last("nh3n") AS "nh3n", last("ph") AS "ph", last("hours") AS "hours" '
                   'FROM "discharge_day" WHERE $timeFilter AND "valid" = 1 GROUP BY "station", "standard"',
                   result_format="table"),),
@@ -377,6 +379,7 @@ def water_dashboard(registry: Registry, std: Standards) -> Dashboard:
                   _name_column(outfalls),
                   Override("byName", "standard", (("displayName", "标准"),)),
                   Override("byName", "grade", (("displayName", "级别"),)),
+                  Override("byName", "permit", (("displayName", "排污许可证"),)),
                   Override("byName", "meets", (("displayName", "达标"), ("mappings", MEETS_MAPPINGS))),
                   Override("byName", "broken", (("displayName", "超标项目"),)),
                   Override("byName", "cod", (("displayName", "COD 日均 (mg/L)"),)),
