@@ -829,6 +829,51 @@ def steep_storm(add, seed: int, hours: float = 8.0, storm_at: float = 4.0, secon
     return out
 
 
+def bursty_storm(seed: int, hours: float = 10.0, storm_at: float = 4.0) -> list[Reading]:
+    """OF_TZ_RAIN in a storm of bursts, 5-min data: rain of 2–12 mm/h drawn afresh at every
+    sample for three hours, the runoff's flow following it; every burst washes particles
+    off the catchment (turbidity, COD, some NH3-N with them, each ±20 % on its own), less as
+    the catchment is washed clean, while the salts are diluted by the share of rain water in
+    the flow (±10 % a sample). Then the outfall's own water returns within the hour."""
+    g = np.random.default_rng(seed)
+    t_rain = T0 + timedelta(hours=storm_at)
+    out = []
+    washed = 0.0
+    for i in range(int(hours * 12)):
+        t = T0 + i * STEP
+        wet_min = (t - t_rain).total_seconds() / 60
+        v = dict(OUTFALL)
+        flow = float(g.uniform(0.0, 0.6))
+        if 0 <= wet_min < 180:
+            rain = float(g.uniform(2.0, 12.0))
+            out.append(Reading("OF_TZ_RAIN", t, "rain", round(rain, 1)))
+            flow = 25.0 * rain * min(1.0, (wet_min + 5) / 20)
+            wash = rain * float(np.exp(-washed / 60.0))
+            washed += rain
+            runoff = flow / (flow + 2.0)
+            v["turb"] = 20.0 + 30.0 * wash * float(g.uniform(0.8, 1.2))
+            v["cod"] = 30.0 + 20.0 * wash * float(g.uniform(0.8, 1.2))
+            v["nh3n"] = 1.2 + 0.25 * wash * float(g.uniform(0.8, 1.2))
+            v["cond"] = 420.0 * (1 - 0.5 * runoff) * float(g.uniform(0.9, 1.1)) + 8.0 * wash
+        elif wet_min >= 180:
+            back = min(1.0, (wet_min - 180) / 60)
+            flow = 40.0 * (1 - back)
+            v["cond"] = 420.0 - 150.0 * (1 - back)
+            v["turb"] = 20.0 + 30.0 * (1 - back)
+        for p, x in v.items():
+            out.append(Reading("OF_TZ_RAIN", t, p, round(max(0.0, x * (1 + g.normal(0, 0.01))), 3)))
+        out.append(Reading("OF_TZ_RAIN", t, "flow", round(flow, 1)))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(1, 9))
+def test_a_storm_of_bursts_is_no_discharge(seed: int) -> None:
+    # Salts and NH3-N swing up between a lull and the next burst; the particles swing more.
+    # Weighed against different samples (the salts against the lull, the particles against
+    # the burst before it) one storm in 20 of these raised a discharge.
+    assert not _raised(run(bursty_storm(seed))[1])
+
+
 SEWAGE_IN = {"nh3n": 2.0, "cond": 70.0, "cod": 8.0, "turb": 2.0, "flow": 8.0}
 
 
