@@ -71,3 +71,22 @@ def test_a_file_that_is_no_permits_file_says_so(tmp_path: Path) -> None:
         load_permits(f, REG)
     with pytest.raises(PermitsError, match="permits file not found"):
         load_permits(tmp_path / "none.toml", REG)
+
+
+def test_the_permits_command_lists_what_is_in_force_and_refuses_a_bad_file(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from envmon.cli import main
+
+    sample = str(ROOT / "seeds" / "permits.sample.toml")
+    assert main(["permits", sample, "--on", "2029-01-01"]) == 0
+    out = capsys.readouterr().out
+    assert "2 permit(s), checked against the registry; in force on 2029-01-01" in out
+    assert "OF_YZ_IND 姚庄工业园区企业排口: none, judged by GB 8978-1996" in out  # its permit ended 2028-12-31
+    assert "OF_XT_WWTP 西塘污水处理厂排口: EXAMPLE-330421-0002 (from 2025-01-01) cod ≤ 30 mg/L" in out
+    assert main(["permits", sample, "--on", "14/07/2026"]) == 2
+    assert "expected a day such as 2026-07-14" in capsys.readouterr().err
+    bad = tmp_path / "p.toml"
+    bad.write_text('[[permit]]\noutfall = "OF_JZ_RAIN"\nnumber = "x"\nvalid_from = 2026-01-01\n[permit.limits]\ncod = 50\n',
+                   encoding="utf-8")
+    assert main(["permits", str(bad)]) == 2
+    assert "OF_JZ_RAIN is a rain outfall" in capsys.readouterr().err
