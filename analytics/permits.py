@@ -12,12 +12,12 @@ The file (``envmon replay --permits FILE``; live: ``[analytics] permits``) has o
 
     [[permit]]
     outfall = "OF_YZ_IND"           # a sewage-plant or industrial outfall of the registry
-    number = "91330421XXXXXXXXXX001P"
+    number = "EXAMPLE-330421-0001"  # the permit's number (排污许可证编号)
     holder = "某印染有限公司"
     issued_by = "嘉兴市生态环境局"
     valid_from = 2024-01-01         # TOML dates, CST days, both included
     valid_to = 2028-12-31
-    basis = "DB33/ ... (the standard the limits come from)"
+    basis = "GB 8978-1996 一级"      # the standard its limits come from
     [permit.limits]                 # daily means, in the parameter table's units
     cod = 50
     nh3n = 5
