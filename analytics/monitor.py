@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from analytics.detectors.base import RollingStats
-from analytics.permits import Permit, Permits
+from analytics.permits import STANDARD_BY_TYPE, Permit, Permits
 from analytics.policy import AlertPolicy, Condition
 from analytics.standards import Limit, gb3096, gb3838, gb8978, gb18918, hj633
 from envmon.alerts import Event
@@ -1755,8 +1755,8 @@ class Monitor:
         grade = self.config.wwtp_grade
         items = gb18918.parameters()
         judged = {p: v for p, v in means.items() if p in items}
-        return self._outfall_day(s, means, judged, day, validity, gb18918.exceeds(means, grade), "GB 18918-2002",
-                                 grade, f"{grade} 标准")
+        return self._outfall_day(s, means, judged, day, validity, gb18918.exceeds(means, grade),
+                                 STANDARD_BY_TYPE["sewage_plant"], grade, f"{grade} 标准")
 
     def _factory_day(self, s: Station, means: dict[str, float], day: datetime,
                      validity: dict[str, Any]) -> list[Event]:
@@ -1773,8 +1773,8 @@ class Monitor:
             water = f"（受纳水体目标 {cls} 类）" if cls else ""
         items = gb8978.parameters()
         judged = {p: v for p, v in means.items() if p in items}
-        return self._outfall_day(s, means, judged, day, validity, gb8978.exceeds(means, grade), "GB 8978-1996",
-                                 grade, f"{gb8978.GRADE_NAMES[grade]}标准{water}")
+        return self._outfall_day(s, means, judged, day, validity, gb8978.exceeds(means, grade),
+                                 STANDARD_BY_TYPE["industrial"], grade, f"{gb8978.GRADE_NAMES[grade]}标准{water}")
 
     def _outfall_day(self, s: Station, means: dict[str, float], judged: dict[str, float], day: datetime,
                      validity: dict[str, Any], broken: dict[str, Limit], standard: str, grade: str,

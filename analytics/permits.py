@@ -49,7 +49,10 @@ from envmon.stations import Registry
 from envmon.tomlfile import read_toml
 
 KEYS = frozenset({"outfall", "number", "holder", "issued_by", "valid_from", "valid_to", "basis", "limits"})
-PERMITTED_TYPES = ("industrial", "sewage_plant")
+# The outfalls a permit may belong to, and the national standard their days fall back to
+# for the items a permit does not list (and that judges them without a permit).
+STANDARD_BY_TYPE = {"industrial": "GB 8978-1996", "sewage_plant": "GB 18918-2002"}
+PERMITTED_TYPES = tuple(STANDARD_BY_TYPE)
 
 
 class PermitsError(ValueError):

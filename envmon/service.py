@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     # Imported where AnalyticsService is built: an ingest-only worker (envmon run --only
     # ingest) would otherwise carry scikit-learn and SciPy, ~100 MB of its RSS.
     from analytics.monitor import Derived, MonitorConfig
+    from analytics.permits import Permits
 
 log = logging.getLogger(__name__)
 
@@ -175,6 +176,7 @@ class AnalyticsService:
     def __init__(self, settings: Settings, registry: Registry | None = None,
                  params: ParameterTable | None = None, *, listeners: list[Callable[[Event], None]] | None = None,
                  monitor_config: MonitorConfig | None = None, client_id: str | None = None,
+                 permits: Permits | None = None,
                  clock: Callable[[], datetime] | None = None):
         self.settings = settings
         self.registry = registry or load_registry(settings.stations)
@@ -187,7 +189,8 @@ class AnalyticsService:
         # backlog arriving out of order must not make the other stations look silent.
         from analytics.permits import load_permits
 
-        permits = load_permits(cfg.permits, self.registry, self.params) if cfg.permits else None
+        if permits is None and cfg.permits:
+            permits = load_permits(cfg.permits, self.registry, self.params)
         self.monitor = Monitor(self.registry, monitor_config or MonitorConfig(
             aqi_edition=cfg.aqi_edition, wwtp_grade=cfg.wwtp_grade, industrial_grade=cfg.industrial_grade,
             offline_clock="driver"), permits)

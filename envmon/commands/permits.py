@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from analytics.permits import PermitsError, load_permits
+    from analytics.permits import PERMITTED_TYPES, STANDARD_BY_TYPE, PermitsError, load_permits
     from envmon.stations import RegistryError, load_registry
     from envmon.timeutil import CST
 
@@ -41,12 +41,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"{args.file}: {len(permits)} permit(s), checked against the registry; in force on {day} (CST):")
-    for st in sorted((s for s in registry.values() if s.outfall_type in ("industrial", "sewage_plant")),
+    for st in sorted((s for s in registry.values() if s.outfall_type in PERMITTED_TYPES),
                      key=lambda s: s.id):
         p = permits.in_force(st.id, day)
         if p is None:
-            standard = "GB 8978-1996" if st.outfall_type == "industrial" else "GB 18918-2002"
-            print(f"  {st.id} {st.name}: none, judged by {standard}")
+            print(f"  {st.id} {st.name}: none, judged by {STANDARD_BY_TYPE[str(st.outfall_type)]}")
             continue
         valid = f"{p.valid_from}–{p.valid_to}" if p.valid_to else f"from {p.valid_from}"
         limits = ", ".join(f"{k} {lim}" for k, lim in p.limits.items())

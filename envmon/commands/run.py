@@ -35,8 +35,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         settings = load_settings(args.settings)
         registry = load_registry(settings.stations)
-        if settings.analytics.permits and args.only in (None, "analytics"):
-            load_permits(settings.analytics.permits, registry)  # its errors here, before anything starts
+        # Read here, once, so that a bad file stops everything before anything starts.
+        permits = load_permits(settings.analytics.permits, registry) \
+            if settings.analytics.permits and args.only in (None, "analytics") else None
     except (SettingsError, RegistryError, PermitsError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -44,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     if args.only in (None, "ingest"):
         services.append(IngestService(settings, registry, worker=args.worker))
     if args.only in (None, "analytics"):
-        services.append(AnalyticsService(settings, registry))
+        services.append(AnalyticsService(settings, registry, permits=permits))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
