@@ -33,6 +33,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -85,6 +86,14 @@ def _sample_noise(a: np.ndarray) -> float:
     (robust: MAD of the differences, a difference of two samples having √2 their spread), so
     a level that moves slowly does not count as noise."""
     return RollingStats.MAD_TO_SIGMA * float(np.median(np.abs(np.diff(a)))) / _SQRT2
+
+
+def _median(xs: list[float]) -> float:
+    """The median of a short list (sorted in place), as ``np.median`` gives it."""
+    xs.sort()
+    n = len(xs)
+    m = n // 2
+    return xs[m] if n % 2 else 0.5 * (xs[m - 1] + xs[m])
 
 
 @dataclass(frozen=True, slots=True)
@@ -677,9 +686,10 @@ class Monitor:
                     continue
                 vals = list(w)
                 pre, post = vals[:c.step_before], sorted([*vals[c.step_before:], v])
-                pre_med = float(np.median(pre))
-                a = np.asarray(pre)
-                sigma = max(_sample_noise(a), RollingStats.MAD_TO_SIGMA * float(np.median(np.abs(a - pre_med))))
+                # Plain Python on a dozen values: numpy's per-call cost is most of the work.
+                pre_med = _median([*pre])
+                noise = _median([abs(b - a) for a, b in pairwise(pre)]) / _SQRT2
+                sigma = RollingStats.MAD_TO_SIGMA * max(noise, _median([abs(x - pre_med) for x in pre]))
                 # A median's variance is pi/2 that of a mean, for normal noise.
                 se = max(sigma, MIN_SCALE.get(p, 0.0)) * math.sqrt(math.pi / 2 * (1 / c.step_after + 1 / c.step_before))
                 # DO falls where wastewater comes in (its oxygen demand): a step down is evidence.

@@ -1477,3 +1477,13 @@ def test_the_same_discharge_every_night_stays_a_discharge_every_night() -> None:
     events = run(stream(["TZ_TOWN", "XT_TOWN"], 9 * 24, effects, hourly=HOURLY))[1]
     nights = {a.start.astimezone(CST).date() for a in _raised(events) if a.station == "TZ_TOWN"}
     assert len(nights) == 9
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 11, 12])
+def test_the_step_rules_plain_median_is_numpys(n: int) -> None:
+    from analytics.monitor import _median
+
+    g = np.random.default_rng(n)
+    for _ in range(50):
+        xs = list(g.normal(500.0, 8.0, n).round(1))  # rounded: ties, as instruments give
+        assert _median([*xs]) == pytest.approx(float(np.median(xs)), abs=1e-12)
