@@ -1268,7 +1268,7 @@ class Monitor:
         elif not has_dry and nh3n is not None and nh3n >= c.storm_sewage_nh3n:
             steps = self._storm_steps(st, snap)
             if steps.get("nh3n", 0.0) >= c.z_rise:
-                risen = [p for p, z in steps.items() if z >= c.z_support]
+                risen = [p for p, z in steps.items() if z >= c.z_support and p != "turb"]
         if len(risen) < c.min_rises:
             risen = self._salt_against_rain(st, snap)
         salt_ref, st.salt_ref = st.salt_ref, None
@@ -1288,7 +1288,7 @@ class Monitor:
             # The storm's course at this outfall starts when it flows: the samples before
             # its runoff arrives are still dry-weather water, and against them the first
             # flush would look like a step.
-            for p in (*CHEMISTRY, "flow") if flowing else ():
+            for p in (*CHEMISTRY, "turb", "flow") if flowing else ():
                 if p in snap:
                     w = st.storm.get(p)
                     if w is None:
@@ -1335,10 +1335,17 @@ class Monitor:
         correlated rise, one at ``z_support`` or more with the two together at least
         ``min_rises × z_rise`` (NH3-N far out with only weak company is the fault pattern).
         A pipe let into a storm flow lifts NH3-N many times, while the runoff already there
-        dilutes its salts and COD: they move less than the storm's own swings."""
+        dilutes its salts and COD: they move less than the storm's own swings.
+
+        When turbidity jumps too (``z_support``), particles came: a new burst of rain washing
+        a second flush off the catchment lifts COD and TP bound to them, and some NH3-N.
+        Only conductivity counts as company then (as in the dry-weather rule; sewage carries
+        its salts dissolved, and rain brings none)."""
         c = self.config
         lead = steps.get("nh3n", 0.0)
-        company = sorted(((z, p) for p, z in steps.items() if p != "nh3n" and z >= c.z_support), reverse=True)
+        particles = steps.get("turb", 0.0) >= c.z_support
+        company = sorted(((z, p) for p, z in steps.items() if p not in ("nh3n", "turb") and z >= c.z_support
+                          and (p in DISSOLVED or not particles)), reverse=True)
         if lead < c.z_rise or not company:
             return []
         best = company[0][0]
@@ -1491,10 +1498,11 @@ class Monitor:
 
     def _storm_steps(self, st: _StationState, snap: dict[str, float]) -> dict[str, float]:
         """Each chemistry marker's jump from the storm's course, in units of how much the
-        storm moves it from one sample to the next (see :meth:`_storm_rise`)."""
+        storm moves it from one sample to the next (see :meth:`_storm_rise`); turbidity's
+        too, which is no marker of its own (:meth:`_storm_company`)."""
         c = self.config
         out: dict[str, float] = {}
-        for p in CHEMISTRY:
+        for p in (*CHEMISTRY, "turb"):
             v, w = snap.get(p), st.storm.get(p)
             if v is None or w is None or len(w) < c.storm_min_samples:
                 continue

@@ -904,6 +904,16 @@ def test_a_storm_its_second_flush_or_an_nh3n_offset_in_it_is_no_discharge(what: 
     assert not _raised(run(steep_storm(add, seed, second_burst=what == "second burst"))[1])
 
 
+def test_a_second_flush_is_no_discharge_in_forty_storms() -> None:
+    # A new burst of rain an hour in washes NH3-N and COD off the catchment again, with the
+    # particles they are bound to. Against the storm's course NH3-N and COD jump together,
+    # which the course rule took for a pipe in 2 of these 40 storms while it counted COD as
+    # company whatever turbidity did.
+    raised = [seed for seed in range(1, 41)
+              if _raised(run(steep_storm(lambda k: {}, seed, second_burst=True))[1])]
+    assert raised == []
+
+
 def test_industrial_effluent_in_a_flowing_storm_is_caught_by_its_salts() -> None:
     # Two hours into the storm a factory lets 15 L/s of effluent into the rain outfall:
     # salts and COD, little NH3-N (+0.3 mg/L), so the NH3-N gate of the sewage rules does
