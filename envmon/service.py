@@ -184,13 +184,12 @@ class AnalyticsService:
         cfg = settings.analytics
         self.influx = InfluxClient(settings.influx)
         from analytics.monitor import Monitor, MonitorConfig
-
-        # Live, silence is judged on the driver's clock (wall time), not on data time: a
-        # backlog arriving out of order must not make the other stations look silent.
         from analytics.permits import load_permits
 
         if permits is None and cfg.permits:
             permits = load_permits(cfg.permits, self.registry, self.params)
+        # Live, silence is judged on the driver's clock (wall time), not on data time: a
+        # backlog arriving out of order must not make the other stations look silent.
         self.monitor = Monitor(self.registry, monitor_config or MonitorConfig(
             aqi_edition=cfg.aqi_edition, wwtp_grade=cfg.wwtp_grade, industrial_grade=cfg.industrial_grade,
             offline_clock="driver"), permits)
