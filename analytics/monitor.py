@@ -163,6 +163,11 @@ class MonitorConfig:
     # share f of the flow lifts conductivity by about 1.5 f over storm water (sewage
     # 800–1500 µS/cm, standards.md §7.1 [M]), so 10 % is a seventh of the flow in sewage.
     storm_salt_step: float = 0.10
+    # One dissolved marker added to a flowing storm without particles: NH3-N up by this share
+    # (conductivity by ``storm_salt_jump``) over one of the storm's last three samples, with
+    # its load, while turbidity holds (:meth:`_dissolved_without_particles`). Twice the salts'
+    # bar: NH3-N is one instrument here, with no second marker beside it.
+    storm_nh3n_jump: float = 0.5
     # A conductivity front that has passed a river station before the hourly analysers
     # reported stays evidence for the first results drawn after it came in: an analyser
     # draws once a cycle (an hour) and reports up to a cycle after it drew, so a plume the
@@ -261,6 +266,7 @@ class _StationState:
     storm_last: deque = field(default_factory=lambda: deque(maxlen=3))  # the storm's last snapshots, as they were
     storm_sig: tuple[str, ...] = ()  # the markers of a storm signature found at the last sample by the full rules
     salt_ref: dict[str, float] | None = None  # the sample salts without particles were found against, last sample
+    lone_ref: tuple[str, dict[str, float]] | None = None  # marker and sample a dissolved load was found against
     flow_run: int = 0  # samples in a row the outfall has been flowing, this one included
     front: bool = False  # a wastewater front came in on the conductivity, which is still up
     front_at: datetime | None = None  # when the last front came in
@@ -1239,7 +1245,7 @@ class Monitor:
         if st.storm_spell != self._spell_start:
             st.storm_spell, st.storm = self._spell_start, {}
             st.storm_last.clear()
-            st.storm_sig, st.salt_ref = (), None
+            st.storm_sig, st.salt_ref, st.lone_ref = (), None, None
         dry = st.baselines.get("nh3n")
         nh3n = snap.get("nh3n")
         has_dry = dry is not None and len(dry) >= c.min_history
@@ -1275,6 +1281,14 @@ class Monitor:
         if len(risen) < c.min_rises:
             st.salt_ref = self._salts_without_particles(st, snap, st.storm_last)
             risen = ["nh3n", "cond"] if st.salt_ref is not None else []
+        lone_ref, st.lone_ref = st.lone_ref, None
+        if len(risen) < c.min_rises:
+            # Against samples from the flush's end on: a probe's offset that began in the
+            # flush stands out of the flush's samples before it, which runoff also lifted.
+            past = [old for j, old in enumerate(reversed(st.storm_last), 1)
+                    if st.flow_run - j >= c.storm_min_samples]
+            st.lone_ref = self._dissolved_without_particles(st, snap, past)
+            risen = [st.lone_ref[0], "flow"] if st.lone_ref is not None else []
         held = st.storm_sig
         st.storm_sig = tuple(risen) if len(risen) >= c.min_rises and not measured else ()
         if len(risen) < c.min_rises and held:
@@ -1282,6 +1296,15 @@ class Monitor:
             if len(risen) < c.min_rises and salt_ref is not None \
                     and self._salts_without_particles(st, snap, (salt_ref,), share=0.5) is not None:
                 risen = ["nh3n", "cond"]
+            # After salts without particles, or a dissolved load, either marker's load holds
+            # it at half the bars against the same sample: more rain dilutes a plume's salts
+            # before its NH3-N.
+            hold = ((lone_ref[0],), lone_ref[1]) if lone_ref is not None \
+                else (("nh3n", "cond"), salt_ref) if salt_ref is not None else None
+            if len(risen) < c.min_rises and hold is not None:
+                found = self._dissolved_without_particles(st, snap, (hold[1],), share=0.5, markers=hold[0])
+                if found is not None:
+                    risen = [found[0], "flow"]
         st.storm_last.append(dict(snap))
         if len(risen) < c.min_rises:
             risen = []
@@ -1453,6 +1476,58 @@ class Monitor:
                 if best is None or old["cond"] < best["cond"]:
                     best = old
         return best
+
+    def _dissolved_without_particles(self, st: _StationState, snap: dict[str, float],
+                                     refs: Iterable[dict[str, float]], share: float = 1.0,
+                                     markers: tuple[str, ...] = ("nh3n", "cond"),
+                                     ) -> tuple[str, dict[str, float]] | None:
+        """Wastewater let into a flowing storm by one dissolved marker whose load grows while
+        the particles' does not: NH3-N (sewage) or conductivity (industrial effluent, which
+        carries little NH3-N) up by ``storm_nh3n_jump`` or ``storm_salt_jump`` and ``z_rise``
+        times its ``MIN_SCALE`` over one of the storm's last three samples, its load (flow ×
+        concentration) up by as much, turbidity up by no more than ``z_rise`` times its
+        ``MIN_SCALE`` or a tenth; the marker ``z_rise`` over the outfall's dry-weather
+        baseline; the flow not receding; past the flush (``storm_min_samples`` flowing).
+        Rain brings no salts and no NH3-N of its own: what runoff carries it washes off the
+        catchment with particles, and a new burst of rain lifts the flow and the particles
+        with it. A storm's dilution can hide the second marker of a pipe let in (a sewage
+        plume's salts are lost in the storm's swings, effluent carries little NH3-N), so
+        one marker stands here, at twice the salts' bar for NH3-N. As a storm recedes the
+        outfall's own water returns: its concentrations rise, but not its load, nor over its
+        dry-weather level. Returns the marker and the sample it was found against (of those
+        that qualify, the lowest); the sample after a signature holds it at half the bars
+        (``share`` 0.5) against the same sample."""
+        c = self.config
+        q = snap.get("flow")
+        if q is None or q <= c.outfall_flow_l_s or st.flow_run <= c.storm_min_samples \
+                or snap.get("turb") is None or not self._flow_steady(st, q):
+            return None
+        refs = list(refs)
+        for p in markers:
+            v = snap.get(p)
+            if v is None or (self._z(st, p, v) or 0.0) < share * c.z_rise:
+                continue
+            jump = c.storm_nh3n_jump if p == "nh3n" else c.storm_salt_jump
+            best: dict[str, float] | None = None
+            for old in refs:
+                v0, q0, t0 = old.get(p), old.get("flow"), old.get("turb")
+                if v0 is None or q0 is None or t0 is None or v0 <= 0 or q0 <= 0:
+                    continue
+                if snap["turb"] - t0 > max(c.z_rise * MIN_SCALE["turb"], 0.1 * t0):
+                    continue
+                if v - v0 < share * max(jump * v0, c.z_rise * MIN_SCALE[p]) \
+                        or v * q < (1.0 + share * jump) * v0 * q0 or (best is not None and v0 >= best[p]):
+                    continue
+                # A second instrument beside it, at the weighed rules' weaker bar: another
+                # marker up by ``z_support`` times its MIN_SCALE and a twentieth (a probe's
+                # offset moves one instrument only).
+                if any(snap.get(o) is not None and old.get(o) is not None
+                       and snap[o] - old[o] >= share * max(c.z_support * MIN_SCALE[o], 0.05 * abs(old[o]))
+                       for o in ("cond", "nh3n", "cod", "tp") if o != p):
+                    best = old
+            if best is not None:
+                return p, best
+        return None
 
     def _load_added(self, st: _StationState, snap: dict[str, float], p: str) -> bool:
         """A load of ``p`` let into a flowing storm: ``p`` up by ``storm_salt_jump`` over the
