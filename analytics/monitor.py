@@ -1272,9 +1272,17 @@ class Monitor:
         elif has_dry and self._load_added(st, snap, "nh3n"):
             risen = self._storm_company(self._storm_steps(st, snap))
         elif not has_dry and nh3n is not None and nh3n >= c.storm_sewage_nh3n:
-            steps = self._storm_steps(st, snap)
-            if steps.get("nh3n", 0.0) >= c.z_rise:
-                risen = [p for p, z in steps.items() if z >= c.z_support and p != "turb"]
+            cond = snap.get("cond")
+            cond_z = self._z(st, "cond", cond) if cond is not None else None
+            if cond_z is not None and cond_z >= c.z_rise:
+                # NH3-N at raw sewage's level needs no baseline of its own to be sewage (an
+                # analyser just calibrated starts its baseline again): with the salts out of
+                # the outfall's dry-weather water, it is wastewater measured, as above.
+                risen, measured = ["nh3n", "cond"], True
+            else:
+                steps = self._storm_steps(st, snap)
+                if steps.get("nh3n", 0.0) >= c.z_rise:
+                    risen = [p for p, z in steps.items() if z >= c.z_support and p != "turb"]
         if len(risen) < c.min_rises:
             risen = self._salt_against_rain(st, snap)
         salt_ref, st.salt_ref = st.salt_ref, None

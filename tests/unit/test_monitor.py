@@ -790,6 +790,25 @@ def test_wastewater_standing_out_of_a_first_flush_at_one_sample_is_raised_at_onc
     assert a.last_seen == t_open
 
 
+def test_raw_sewage_in_a_storm_is_raised_at_once_by_an_nh3n_analyser_just_back() -> None:
+    # The NH3-N analyser at OF_YZ_RAIN is back from calibration 40 min before the rain (its
+    # baseline starts again, and has too few samples to be used); 10 min into the storm a
+    # sewer lets raw sewage in: NH3-N 20 mg/L over the outfall's water, conductivity up
+    # 600 µS/cm. NH3-N at raw sewage's level is sewage without a baseline of its own; the
+    # core before waited for the storm's course, which the sewage was part of, and raised none.
+    t_back = T0 + timedelta(hours=6) - timedelta(minutes=40)
+    t_open = T0 + timedelta(hours=6, minutes=10)
+
+    def sewage(sid: str, t: datetime) -> dict:
+        return {"nh3n": 20.0, "cond": 600.0, "cod": 200.0} if sid == "OF_YZ_RAIN" and between(t, t_open, 40) else {}
+
+    readings = [r for r in storm_readings(sewage)
+                if not (r.station == "OF_YZ_RAIN" and r.parameter == "nh3n" and r.time < t_back)]
+    (a,) = _raised(run(readings)[1])
+    assert a.station == "OF_YZ_RAIN" and {"nh3n", "cond"} <= set(a.parameters)
+    assert a.last_seen == t_open
+
+
 def test_nh3n_alone_jumping_in_a_storm_is_not_a_discharge() -> None:
     # The same NH3-N jump with nothing beside it: one marker, no pipe.
     def alone(sid: str, t: datetime) -> dict:
