@@ -163,10 +163,10 @@ class MonitorConfig:
     # share f of the flow lifts conductivity by about 1.5 f over storm water (sewage
     # 800–1500 µS/cm, standards.md §7.1 [M]), so 10 % is a seventh of the flow in sewage.
     storm_salt_step: float = 0.10
-    # One dissolved marker added to a flowing storm without particles: NH3-N up by this share
-    # (conductivity by ``storm_salt_jump``) over one of the storm's last three samples, with
-    # its load, while turbidity holds (:meth:`_dissolved_without_particles`). Twice the salts'
-    # bar: NH3-N is one instrument here, with no second marker beside it.
+    # One dissolved marker's load added to a flowing storm without particles: NH3-N up by this
+    # share (conductivity by ``storm_salt_jump``) over one of the storm's last three samples,
+    # with its load, while turbidity holds (:meth:`_dissolved_without_particles`). Twice the
+    # salts' bar: the second instrument beside it need only clear the weaker bar.
     storm_nh3n_jump: float = 0.5
     # A conductivity front that has passed a river station before the hourly analysers
     # reported stays evidence for the first results drawn after it came in: an analyser
@@ -266,7 +266,7 @@ class _StationState:
     storm_last: deque = field(default_factory=lambda: deque(maxlen=3))  # the storm's last snapshots, as they were
     storm_sig: tuple[str, ...] = ()  # the markers of a storm signature found at the last sample by the full rules
     salt_ref: dict[str, float] | None = None  # the sample salts without particles were found against, last sample
-    lone_ref: tuple[str, dict[str, float]] | None = None  # marker and sample a dissolved load was found against
+    load_ref: tuple[str, dict[str, float]] | None = None  # marker and sample a dissolved load was found against
     flow_run: int = 0  # samples in a row the outfall has been flowing, this one included
     front: bool = False  # a wastewater front came in on the conductivity, which is still up
     front_at: datetime | None = None  # when the last front came in
@@ -1245,7 +1245,7 @@ class Monitor:
         if st.storm_spell != self._spell_start:
             st.storm_spell, st.storm = self._spell_start, {}
             st.storm_last.clear()
-            st.storm_sig, st.salt_ref, st.lone_ref = (), None, None
+            st.storm_sig, st.salt_ref, st.load_ref = (), None, None
         dry = st.baselines.get("nh3n")
         nh3n = snap.get("nh3n")
         has_dry = dry is not None and len(dry) >= c.min_history
@@ -1289,14 +1289,14 @@ class Monitor:
         if len(risen) < c.min_rises:
             st.salt_ref = self._salts_without_particles(st, snap, st.storm_last)
             risen = ["nh3n", "cond"] if st.salt_ref is not None else []
-        lone_ref, st.lone_ref = st.lone_ref, None
+        load_ref, st.load_ref = st.load_ref, None
         if len(risen) < c.min_rises:
             # Against samples from the flush's end on: a probe's offset that began in the
             # flush stands out of the flush's samples before it, which runoff also lifted.
             past = [old for j, old in enumerate(reversed(st.storm_last), 1)
                     if st.flow_run - j >= c.storm_min_samples]
-            st.lone_ref = self._dissolved_without_particles(st, snap, past)
-            risen = [st.lone_ref[0], "flow"] if st.lone_ref is not None else []
+            st.load_ref = self._dissolved_without_particles(st, snap, past)
+            risen = [st.load_ref[0], "flow"] if st.load_ref is not None else []
         held = st.storm_sig
         st.storm_sig = tuple(risen) if len(risen) >= c.min_rises and not measured else ()
         if len(risen) < c.min_rises and held:
@@ -1307,7 +1307,7 @@ class Monitor:
             # After salts without particles, or a dissolved load, either marker's load holds
             # it at half the bars against the same sample: more rain dilutes a plume's salts
             # before its NH3-N.
-            hold = ((lone_ref[0],), lone_ref[1]) if lone_ref is not None \
+            hold = ((load_ref[0],), load_ref[1]) if load_ref is not None \
                 else (("nh3n", "cond"), salt_ref) if salt_ref is not None else None
             if len(risen) < c.min_rises and hold is not None:
                 found = self._dissolved_without_particles(st, snap, (hold[1],), share=0.5, markers=hold[0])
@@ -1500,7 +1500,8 @@ class Monitor:
         catchment with particles, and a new burst of rain lifts the flow and the particles
         with it. A storm's dilution can hide the second marker of a pipe let in (a sewage
         plume's salts are lost in the storm's swings, effluent carries little NH3-N), so
-        one marker stands here, at twice the salts' bar for NH3-N. As a storm recedes the
+        one marker leads here, at twice the salts' bar for NH3-N, and a second instrument
+        need only move at the weighed rules' weaker bar. As a storm recedes the
         outfall's own water returns: its concentrations rise, but not its load, nor over its
         dry-weather level. Returns the marker and the sample it was found against (of those
         that qualify, the lowest); the sample after a signature holds it at half the bars
