@@ -266,7 +266,8 @@ class _StationState:
     storm_last: deque = field(default_factory=lambda: deque(maxlen=3))  # the storm's last snapshots, as they were
     storm_sig: tuple[str, ...] = ()  # the markers of a storm signature found at the last sample by the full rules
     salt_ref: dict[str, float] | None = None  # the sample salts without particles were found against, last sample
-    load_ref: tuple[str, dict[str, float]] | None = None  # marker and sample a dissolved load was found against
+    # the markers and sample salts without particles or a dissolved load was found against, last sample
+    load_ref: tuple[tuple[str, ...], dict[str, float]] | None = None
     flow_run: int = 0  # samples in a row the outfall has been flowing, this one included
     front: bool = False  # a wastewater front came in on the conductivity, which is still up
     front_at: datetime | None = None  # when the last front came in
@@ -1256,14 +1257,13 @@ class Monitor:
         measured = False
         if excess:
             cond = snap.get("cond")
-            cond_z = self._z(st, "cond", cond) if cond is not None else None
             carried = (st.signature_since is not None and self._spell_start is not None
                        and st.signature_since < self._spell_start and self._signature_recent(st, t))
             cond_dry = st.baselines.get("cond")
             sewage_level = (nh3n is not None and nh3n >= c.storm_sewage_nh3n) or (
                 cond is not None and cond_dry is not None and len(cond_dry) >= c.min_history
                 and cond >= c.storm_sewage_cond_ratio * cond_dry.median())
-            if (carried or sewage_level) and cond_z is not None and cond_z >= c.z_rise:
+            if (carried or sewage_level) and self._salts_out(st, snap):
                 risen, measured = ["nh3n", "cond"], sewage_level
             else:
                 risen = self._storm_company(self._storm_steps(st, snap))
@@ -1272,9 +1272,7 @@ class Monitor:
         elif has_dry and self._load_added(st, snap, "nh3n"):
             risen = self._storm_company(self._storm_steps(st, snap))
         elif not has_dry and nh3n is not None and nh3n >= c.storm_sewage_nh3n:
-            cond = snap.get("cond")
-            cond_z = self._z(st, "cond", cond) if cond is not None else None
-            if cond_z is not None and cond_z >= c.z_rise:
+            if self._salts_out(st, snap):
                 # NH3-N at raw sewage's level needs no baseline of its own to be sewage (an
                 # analyser just calibrated starts its baseline again): with the salts out of
                 # the outfall's dry-weather water, it is wastewater measured, as above.
@@ -1289,14 +1287,16 @@ class Monitor:
         if len(risen) < c.min_rises:
             st.salt_ref = self._salts_without_particles(st, snap, st.storm_last)
             risen = ["nh3n", "cond"] if st.salt_ref is not None else []
-        load_ref, st.load_ref = st.load_ref, None
+        # What the next sample's dissolved load is held against: the markers and the sample.
+        load_ref, st.load_ref = st.load_ref, (("nh3n", "cond"), st.salt_ref) if st.salt_ref is not None else None
         if len(risen) < c.min_rises:
             # Against samples from the flush's end on: a probe's offset that began in the
             # flush stands out of the flush's samples before it, which runoff also lifted.
             past = [old for j, old in enumerate(reversed(st.storm_last), 1)
                     if st.flow_run - j >= c.storm_min_samples]
-            st.load_ref = self._dissolved_without_particles(st, snap, past)
-            risen = [st.load_ref[0], "flow"] if st.load_ref is not None else []
+            found = self._dissolved_without_particles(st, snap, past)
+            if found is not None:
+                st.load_ref, risen = ((found[0],), found[1]), [found[0], "flow"]
         held = st.storm_sig
         st.storm_sig = tuple(risen) if len(risen) >= c.min_rises and not measured else ()
         if len(risen) < c.min_rises and held:
@@ -1307,10 +1307,8 @@ class Monitor:
             # After salts without particles, or a dissolved load, either marker's load holds
             # it at half the bars against the same sample: more rain dilutes a plume's salts
             # before its NH3-N.
-            hold = ((load_ref[0],), load_ref[1]) if load_ref is not None \
-                else (("nh3n", "cond"), salt_ref) if salt_ref is not None else None
-            if len(risen) < c.min_rises and hold is not None:
-                found = self._dissolved_without_particles(st, snap, (hold[1],), share=0.5, markers=hold[0])
+            if len(risen) < c.min_rises and load_ref is not None:
+                found = self._dissolved_without_particles(st, snap, (load_ref[1],), share=0.5, markers=load_ref[0])
                 if found is not None:
                     risen = [found[0], "flow"]
         st.storm_last.append(dict(snap))
@@ -1326,6 +1324,12 @@ class Monitor:
                         w = st.storm[p] = deque(maxlen=c.storm_window)
                     w.append(snap[p])
         return risen, measured
+
+    def _salts_out(self, st: _StationState, snap: dict[str, float]) -> bool:
+        """Conductivity ``z_rise`` out of the outfall's dry-weather baseline."""
+        cond = snap.get("cond")
+        z = self._z(st, "cond", cond) if cond is not None else None
+        return z is not None and z >= self.config.z_rise
 
     def _storm_held(self, st: _StationState, snap: dict[str, float], held: tuple[str, ...]) -> list[str]:
         """Hysteresis for a storm signature's second sample: found at the sample before by
