@@ -1044,7 +1044,7 @@ class Monitor:
             details={"z": {p: round(zs.get(p, 0.0), 1) for p in risen},
                      "values": {p: snap[p] for p in risen if p in snap},
                      "seen_at": sorted(inc.seen), "night": night, "rain": rain},
-            min_hits=1 if self._held(st, risen) else None, interval_s=self._interval_if_strong(st, zs, risen),
+            min_hits=1 if self._held(st, snap, risen) else None, interval_s=self._interval_if_strong(st, zs, risen),
         )
 
     def _interval_if_strong(self, st: _StationState, zs: dict[str, float], risen: Iterable[str]) -> float | None:
@@ -1063,18 +1063,26 @@ class Monitor:
             return float(np.median(st.intervals))
         return self.registry.sampling_s(st.station.id)
 
-    def _held(self, st: _StationState, risen: list[str]) -> bool:
+    def _held(self, st: _StationState, snap: dict[str, float], risen: list[str]) -> bool:
         """A river signature whose evidence has already held two samples: three chemistry
         markers or more, and every probe among them (a marker that moves at nearly every
         sample) ``z_support`` out at the sample before too. An hourly analyser's result is
         held until the next one, so the five minutes the policy waits add nothing of it; they
         guard against a probe's one-sample blip, which here has already been ruled out. Such
-        a signature raises the alert at once."""
+        a signature raises the alert at once. So does one of three analysers' results with no
+        probe among them, one of the results new at this sample: the next sample would judge
+        the same held results again, and a wait that can find nothing new only delays the
+        alert. Results held from an earlier sample are not new evidence (a plume's tail at a
+        station whose window for an upstream incident has just closed)."""
         c = self.config
         chem = [p for p in risen if p in CHEMISTRY]
         cont = [p for p in chem if st.move_rate.get(p, 0.0) > MOVING]
-        if len(chem) < 3 or not cont:
+        if len(chem) < 3:
             return False
+        if not cont:
+            # ``runs`` is brought up to date after the rules, so a result new at this
+            # sample still differs from its run's value.
+            return any((run := st.runs.get(p)) is None or run[0] != snap.get(p) for p in chem)
         for p in cont:
             w = st.course.get(p)
             if w is None or len(w) < 2:

@@ -434,6 +434,21 @@ def test_an_analysers_result_completing_a_plume_the_probes_already_show_raises_a
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
+def test_three_analysers_results_with_no_probe_raise_at_once(seed: int) -> None:
+    # A sewage plume too weak in salts for the conductivity probe, seen only when the hourly
+    # analysers report: NH3-N +0.3, CODMn +2.5 and TP +0.05 mg/L. The next sample would judge
+    # the same held results again; waiting for it adds nothing but five minutes.
+    report = T1 + REPORT
+
+    def plume(t: datetime) -> dict:
+        return {"nh3n": 0.3, "codmn": 2.5, "tp": 0.05} if t >= report else {}
+
+    (a,) = _raised(run(stream(["XT_TOWN"], 9, lambda sid, t: plume(t), seed=seed, hourly=HOURLY))[1])
+    assert {"nh3n", "codmn", "tp"} <= set(a.parameters)
+    assert a.last_seen == report
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
 def test_a_probes_one_sample_blip_beside_an_analysers_result_is_not_raised_at_once(seed: int) -> None:
     # The same hourly result, but conductivity is up only at that one sample: the probe's
     # part has not held, and at the next sample it is gone. No discharge.
