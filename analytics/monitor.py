@@ -1507,7 +1507,7 @@ class Monitor:
         times its ``MIN_SCALE`` over one of the storm's last three samples, its load (flow ×
         concentration) up by as much, turbidity up by no more than ``z_rise`` times its
         ``MIN_SCALE`` or a tenth; the marker ``z_rise`` over the outfall's dry-weather
-        baseline; the flow not receding; past the flush (``storm_min_samples`` flowing).
+        baseline; past the flush (``storm_min_samples`` flowing).
         Rain brings no salts and no NH3-N of its own: what runoff carries it washes off the
         catchment with particles, and a new burst of rain lifts the flow and the particles
         with it. A storm's dilution can hide the second marker of a pipe let in (a sewage
@@ -1515,14 +1515,18 @@ class Monitor:
         one marker leads here, at twice the salts' bar for NH3-N, and a second instrument
         need only move at the weighed rules' weaker bar. As a storm recedes the
         outfall's own water returns: its concentrations rise, but not its load, nor over its
-        dry-weather level. Returns the marker and the sample it was found against (of those
+        dry-weather level; so while the flow recedes the second instrument, too, must show
+        it in its load. Returns the marker and the sample it was found against (of those
         that qualify, the lowest); the sample after a signature holds it at half the bars
         (``share`` 0.5) against the same sample."""
         c = self.config
         q = snap.get("flow")
-        if q is None or q <= c.outfall_flow_l_s or st.flow_run <= c.storm_min_samples \
-                or snap.get("turb") is None or not self._flow_steady(st, q):
+        if q is None or q <= c.outfall_flow_l_s or st.flow_run <= c.storm_min_samples or snap.get("turb") is None:
             return None
+        # As the flow recedes, the returning dry-weather water lifts every concentration a
+        # little, so the second instrument's concentration is no evidence then: its load
+        # must grow, as the marker's does (runoff's loads fall with its flow).
+        receding = not self._flow_steady(st, q)
         refs = list(refs)
         for p in markers:
             v = snap.get(p)
@@ -1542,8 +1546,9 @@ class Monitor:
                 # A second instrument beside it, at the weighed rules' weaker bar: another
                 # marker up by ``z_support`` times its MIN_SCALE and a twentieth (a probe's
                 # offset moves one instrument only).
+                q_ratio = q / q0 if receding else 1.0  # the company judged by its load (per the reference flow)
                 if any(snap.get(o) is not None and old.get(o) is not None
-                       and snap[o] - old[o] >= share * max(c.z_support * MIN_SCALE[o], 0.05 * abs(old[o]))
+                       and snap[o] * q_ratio - old[o] >= share * max(c.z_support * MIN_SCALE[o], 0.05 * abs(old[o]))
                        for o in ("cond", "nh3n", "cod", "tp") if o != p):
                     best = old
             if best is not None:
