@@ -138,7 +138,11 @@ def replay(path: str | Path, registry: Registry, *, alerts_out: TextIO | None = 
                 progress(50_000)
     handle(monitor.flush())
     if alerts_out is not None:
+        # Alerts still open at the end, as the policy holds them: an evaluation that changes
+        # nothing a field team reads emits no event, but it moves ``last_seen``.
+        current = {a.id: a for a in monitor.open_alerts()}
         for a in final.values():
+            a = current.get(a.id, a)
             alerts_out.write(json.dumps(alert_record(a, raised_at.get(a.id, a.start), a.id in reopened),
                                         ensure_ascii=False) + "\n")
     res.seconds = time.perf_counter() - t0

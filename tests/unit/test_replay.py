@@ -99,6 +99,33 @@ def test_a_reopened_alert_is_an_episode_of_its_own_in_the_alerts_file(tmp_path: 
     assert second <= again <= second + timedelta(minutes=10)
 
 
+def test_an_alert_open_at_the_end_of_the_file_carries_its_last_evaluation(tmp_path: Path) -> None:
+    """A discharge still going when the file ends is written with the open alert as the
+    policy holds it: ``last_seen`` is the file's last sample, not the last time something a
+    field team reads changed (once raised, an unchanged signature emits no event). The
+    scorer credits an alert open when an event arrives by that field."""
+    base = {"cond": 520.0, "nh3n": 0.45, "cod": 16.0, "codmn": 4.2, "tp": 0.12, "turb": 18.0, "do": 6.5}
+    plume = {"cond": 300.0, "nh3n": 3.0, "cod": 12.0, "turb": 20.0}
+    t1 = T0 + timedelta(hours=6)
+    g = np.random.default_rng(5)
+    lines = ["time,station,parameter,value,flag"]
+    n = 12 * 9
+    for i in range(n):
+        t = T0 + timedelta(minutes=5 * i)
+        for p, v in base.items():
+            x = v + g.normal(0, 0.01 * v) + (plume.get(p, 0.0) if t >= t1 else 0.0)
+            lines.append(f"{format_time(t)},XT_TOWN,{p},{x:.3f},N")
+    path = tmp_path / "r.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / "alerts.jsonl"
+    with open(out, "w", encoding="utf-8") as fh:
+        replay(path, load_registry(), alerts_out=fh)
+    (rec,) = [r for r in map(json.loads, out.read_text(encoding="utf-8").splitlines())
+              if r["kind"] == "illegal_discharge"]
+    assert "end" not in rec or rec["end"] is None
+    assert parse_time(rec["last_seen"]) == T0 + timedelta(minutes=5 * (n - 1))
+
+
 def _factory_csv(path: Path) -> None:
     """OF_YZ_IND every 5 min for 56 h from 2026-07-13 00:00 CST; COD 120 mg/L all of
     2026-07-14 (CST), 50 the rest of the time."""
