@@ -1131,7 +1131,13 @@ class Monitor:
             signature, risen, _ = self._correlated_rise(zs, CHEMISTRY)
             risen = risen if signature else []
         raining = self._raining(t, self.config.rain_memory_s)
-        stepped = self._step_rise(st, snap, zs, wet=raining)
+        # A sewage plant's effluent has hours of retention between its inflow and its
+        # outfall (aeration, then the clarifiers): a storm reaching its sewers changes it
+        # over hours, never as a dissolved marker stepping up within half an hour, so a step
+        # there is a bypass (超越) in any weather. A factory's yard may drain its rain into
+        # its wastewater, and a rain outfall's water is the rain's: there the step rule
+        # waits for dry weather.
+        stepped = self._step_rise(st, snap, zs, wet=raining and s.outfall_type != "sewage_plant")
         if stepped and not signature:
             signature, risen = True, stepped
         wet = s.outfall_type == "rain" and raining

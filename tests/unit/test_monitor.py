@@ -1244,6 +1244,17 @@ def test_a_small_lasting_step_at_a_plant_outfall_is_caught() -> None:
     assert T1 < a.start <= T1 + timedelta(minutes=30)
 
 
+def test_a_small_lasting_step_at_a_plant_outfall_is_caught_in_rain_too() -> None:
+    # The same bypass while it rains on the network: a plant's effluent has hours of
+    # retention, so the step is the bypass's in any weather. Failed while the step rule
+    # waited for dry weather at every outfall.
+    rain = [Reading("AQ_XT", T1 - timedelta(minutes=30) + i * STEP, "rain", 6.0) for i in range(24)]
+    plant = stream(["OF_XT_WWTP"], 7, lambda sid, t: {"nh3n": 0.15, "cod": 2.5} if t >= T1 else {})
+    (a,) = _raised(run(sorted(plant + rain, key=lambda r: r.time))[1])
+    assert a.station == "OF_XT_WWTP" and {"nh3n", "cod"} <= set(a.parameters)
+    assert T1 < a.start <= T1 + timedelta(minutes=30)
+
+
 def test_the_same_rise_as_a_slow_drift_is_not_a_discharge() -> None:
     # The same total change spread over three hours (load following the day): no step.
     def drift(t: datetime) -> dict:
