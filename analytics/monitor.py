@@ -1550,16 +1550,28 @@ class Monitor:
                         or v * q < (1.0 + share * jump) * v0 * q0 or (best is not None and v0 >= best[p]):
                     continue
                 # A second instrument beside it, at the weighed rules' weaker bar: another
-                # marker up by ``z_support`` times its MIN_SCALE and a twentieth (a probe's
-                # offset moves one instrument only).
+                # marker up by ``z_support`` times its MIN_SCALE, a fortieth of the reference
+                # and the storm's own swing from sample to sample (a probe's offset moves one
+                # instrument only, and a storm's noise must not stand in for the second).
                 q_ratio = q / q0 if receding else 1.0  # the company judged by its load (per the reference flow)
                 if any(snap.get(o) is not None and old.get(o) is not None
-                       and snap[o] * q_ratio - old[o] >= share * max(c.z_support * MIN_SCALE[o], 0.05 * abs(old[o]))
+                       and snap[o] * q_ratio - old[o] >= share * c.z_support * max(
+                           MIN_SCALE[o], 0.025 * abs(old[o]), self._storm_swing(st, o))
                        for o in ("cond", "nh3n", "cod", "tp") if o != p):
                     best = old
             if best is not None:
                 return p, best
         return None
+
+    def _storm_swing(self, st: _StationState, p: str) -> float:
+        """How far the storm moves ``p`` at this outfall, sample by sample: a robust sigma
+        of its course's first differences over √2, a single sample's swing (0 before
+        ``storm_min_samples``)."""
+        w = st.storm.get(p)
+        if w is None or len(w) < self.config.storm_min_samples:
+            return 0.0
+        vals = list(w)
+        return RollingStats.MAD_TO_SIGMA * _median([abs(b - a) for a, b in pairwise(vals)]) / _SQRT2
 
     def _load_added(self, st: _StationState, snap: dict[str, float], p: str) -> bool:
         """A load of ``p`` let into a flowing storm: ``p`` up by ``storm_salt_jump`` over the

@@ -955,7 +955,8 @@ def test_sewage_let_in_as_heavier_rain_dilutes_the_storm_is_caught_by_its_nh3n_l
     # swings (3 % a sample) half hide. Against the storm's course the salts are no clear
     # company, and the load rule wants the flow not to grow; the core before caught 11 of
     # these 20 storms within 30 min. NH3-N and its load up by more than half with the
-    # particles falling, the salts up beside it, is sewage.
+    # particles falling, the salts up beside it, is sewage (17 of the 20; 18 before the
+    # company's bar took in the storm's own swing).
     t_open = T0 + timedelta(hours=4) + 14 * STEP
     add = {"nh3n": 1.8, "cond": 35.0, "flow": 12.0, "turb": -10.0, "cod": -8.0}
     caught = 0
@@ -967,14 +968,15 @@ def test_sewage_let_in_as_heavier_rain_dilutes_the_storm_is_caught_by_its_nh3n_l
 
 
 def test_an_nh3n_offset_beginning_after_the_flush_is_rarely_a_discharge() -> None:
-    # The price of the rule above: an NH3-N analyser reading 2 mg/L high from an hour into
-    # the storm is one instrument, but the storm's own 3 % noise on conductivity clears the
-    # weaker bar of its company, at the offset's sample and the next, in a few storms (3 of
-    # these 40 when the rule came in; none before it). More would mean the company no longer
-    # guards it.
-    raised = [seed for seed in range(1, 41)
-              if _raised(run(steep_storm(lambda k: {"nh3n": 2.0} if k >= 12 else {}, seed))[1])]
-    assert len(raised) <= 4
+    # The price of the rule above: an NH3-N analyser reading 2 mg/L high from one, one and a
+    # half or two hours into the storm is one instrument, but the storm's own 3 % noise on
+    # conductivity can clear the weaker bar of its company, at the offset's sample and the
+    # next. With the bar at a twentieth of the reference alone, 3, 8 and 12 of these 40
+    # storms raised; with the storm's own sample-to-sample swing in it, 1, 4 and 5. More
+    # would mean the company no longer guards it.
+    raised = [(k0, seed) for k0 in (12, 18, 24) for seed in range(1, 41)
+              if _raised(run(steep_storm(lambda k, k0=k0: {"nh3n": 2.0} if k >= k0 else {}, seed))[1])]
+    assert len(raised) <= 12
 
 
 def test_industrial_effluent_in_a_flowing_storm_is_caught_by_its_salts() -> None:
