@@ -66,24 +66,17 @@ def test_shuffled_file_gives_the_same_alerts_as_the_ordered_one(tmp_path: Path) 
     assert ("TZ_TOWN", "illegal_discharge") in {(s, k) for s, k, _ in got}
 
 
-def test_a_reopened_alert_is_an_episode_of_its_own_in_the_alerts_file(tmp_path: Path) -> None:
-    """A discharge that clears and comes back within the re-arm window re-opens the same
-    alert; the file gets one line per episode, the second with its own raised_at."""
-    from datetime import timedelta
-
-    import numpy as np
-
+def _river_discharges(tmp_path: Path, samples: int, on) -> list[dict]:
+    """Replay ``samples`` 5-min samples of XT_TOWN from T0, a sewage plume on top while
+    ``on(t)``; the alerts file's illegal_discharge records."""
     base = {"cond": 520.0, "nh3n": 0.45, "cod": 16.0, "codmn": 4.2, "tp": 0.12, "turb": 18.0, "do": 6.5}
     plume = {"cond": 300.0, "nh3n": 3.0, "cod": 12.0, "turb": 20.0}
-    t1 = T0 + timedelta(hours=6)
-    second = t1 + timedelta(minutes=100)  # cleared after ~30 min, back well within 2 h
     g = np.random.default_rng(5)
     lines = ["time,station,parameter,value,flag"]
-    for i in range(12 * 10):
+    for i in range(samples):
         t = T0 + timedelta(minutes=5 * i)
-        on = t1 <= t < t1 + timedelta(minutes=30) or second <= t < second + timedelta(minutes=30)
         for p, v in base.items():
-            x = v + g.normal(0, 0.01 * v) + (plume.get(p, 0.0) if on else 0.0)
+            x = v + g.normal(0, 0.01 * v) + (plume.get(p, 0.0) if on(t) else 0.0)
             lines.append(f"{format_time(t)},XT_TOWN,{p},{x:.3f},N")
     path = tmp_path / "r.csv"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -91,7 +84,16 @@ def test_a_reopened_alert_is_an_episode_of_its_own_in_the_alerts_file(tmp_path: 
     with open(out, "w", encoding="utf-8") as fh:
         replay(path, load_registry(), alerts_out=fh)
     recs = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
-    recs = [r for r in recs if r["kind"] == "illegal_discharge"]
+    return [r for r in recs if r["kind"] == "illegal_discharge"]
+
+
+def test_a_reopened_alert_is_an_episode_of_its_own_in_the_alerts_file(tmp_path: Path) -> None:
+    """A discharge that clears and comes back within the re-arm window re-opens the same
+    alert; the file gets one line per episode, the second with its own raised_at."""
+    t1 = T0 + timedelta(hours=6)
+    second = t1 + timedelta(minutes=100)  # cleared after ~30 min, back well within 2 h
+    recs = _river_discharges(tmp_path, 12 * 10, lambda t: t1 <= t < t1 + timedelta(minutes=30)
+                             or second <= t < second + timedelta(minutes=30))
     assert len(recs) == 2 and recs[0]["id"] == recs[1]["id"]
     assert "reopened" not in recs[0] and recs[1]["reopened"] is True
     first, again = (parse_time(r["raised_at"]) for r in recs)
@@ -104,24 +106,9 @@ def test_an_alert_open_at_the_end_of_the_file_carries_its_last_evaluation(tmp_pa
     policy holds it: ``last_seen`` is the file's last sample, not the last time something a
     field team reads changed (once raised, an unchanged signature emits no event). The
     scorer credits an alert open when an event arrives by that field."""
-    base = {"cond": 520.0, "nh3n": 0.45, "cod": 16.0, "codmn": 4.2, "tp": 0.12, "turb": 18.0, "do": 6.5}
-    plume = {"cond": 300.0, "nh3n": 3.0, "cod": 12.0, "turb": 20.0}
     t1 = T0 + timedelta(hours=6)
-    g = np.random.default_rng(5)
-    lines = ["time,station,parameter,value,flag"]
     n = 12 * 9
-    for i in range(n):
-        t = T0 + timedelta(minutes=5 * i)
-        for p, v in base.items():
-            x = v + g.normal(0, 0.01 * v) + (plume.get(p, 0.0) if t >= t1 else 0.0)
-            lines.append(f"{format_time(t)},XT_TOWN,{p},{x:.3f},N")
-    path = tmp_path / "r.csv"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    out = tmp_path / "alerts.jsonl"
-    with open(out, "w", encoding="utf-8") as fh:
-        replay(path, load_registry(), alerts_out=fh)
-    (rec,) = [r for r in map(json.loads, out.read_text(encoding="utf-8").splitlines())
-              if r["kind"] == "illegal_discharge"]
+    (rec,) = _river_discharges(tmp_path, n, lambda t: t >= t1)
     assert "end" not in rec or rec["end"] is None
     assert parse_time(rec["last_seen"]) == T0 + timedelta(minutes=5 * (n - 1))
 
