@@ -1564,14 +1564,12 @@ class Monitor:
         return None
 
     def _storm_swing(self, st: _StationState, p: str) -> float:
-        """How far the storm moves ``p`` at this outfall, sample by sample: a robust sigma
-        of its course's first differences over √2, a single sample's swing (0 before
-        ``storm_min_samples``)."""
+        """How far the storm moves ``p`` at this outfall, sample by sample: the sample noise
+        of its course (0 before ``storm_min_samples``)."""
         w = st.storm.get(p)
         if w is None or len(w) < self.config.storm_min_samples:
             return 0.0
-        vals = list(w)
-        return RollingStats.MAD_TO_SIGMA * _median([abs(b - a) for a, b in pairwise(vals)]) / _SQRT2
+        return _sample_noise(np.fromiter(w, dtype=float))
 
     def _load_added(self, st: _StationState, snap: dict[str, float], p: str) -> bool:
         """A load of ``p`` let into a flowing storm: ``p`` up by ``storm_salt_jump`` over the
