@@ -1140,6 +1140,9 @@ class Monitor:
         stepped = self._step_rise(st, snap, zs, wet=raining and s.outfall_type != "sewage_plant")
         if stepped and not signature:
             signature, risen = True, stepped
+        if not signature and not raining:
+            risen = self._effluent_changed(st, snap, zs)
+            signature = bool(risen)
         wet = s.outfall_type == "rain" and raining
         level = ""  # wastewater told by its level alone: what the message says
         if not signature and s.outfall_type == "rain" and not wet:
@@ -1159,7 +1162,7 @@ class Monitor:
             events += self.policy.observe(Condition(
                 s.id, "water", "illegal_discharge", tuple(risen), "critical",
                 f"{s.name} 晴天出流为污水：{level}" if level
-                else f"{s.name} 排口水质突变：{', '.join(p + '↑' for p in risen)}",
+                else f"{s.name} 排口水质突变：{', '.join(p + self._arrow(st, snap, p) for p in risen)}",
                 suspected_source=s.id, confidence=0.9,
                 details={"values": {p: snap[p] for p in risen}}, min_hits=1 if measured else None,
                 interval_s=self._interval_if_strong(st, zs, risen)), t)
@@ -1180,6 +1183,31 @@ class Monitor:
         elif not (signature or wet):
             self._learn(st, snap, t, protect=lone)
         return events
+
+    def _arrow(self, st: _StationState, snap: dict[str, float], p: str) -> str:
+        """↑, or ↓ for pH or temperature below the baseline (the markers only rise)."""
+        if p in ("ph", "temp") and (z := self._z(st, p, snap[p])) is not None and z < 0:
+            return "↓"
+        return "↑"
+
+    def _effluent_changed(self, st: _StationState, snap: dict[str, float], zs: dict[str, float]) -> list[str]:
+        """An outfall's effluent changing in dry weather: a chemistry marker far out
+        (``z_fault``) with the water's pH or temperature moving beside it (``Z_SUPPORT``).
+        A chemistry analyser's fault (an offset, fouling, a calibration gone wrong) moves
+        its own result only; sediment drawn into the sample line moves particles (turbidity,
+        TP, COD) but neither the water's pH nor its temperature. Wastewater of another
+        process, or sewage let into the outfall, changes all of them at once. Returns the
+        marker with its company (empty: none)."""
+        c = self.config
+        far = [p for p, z in zs.items() if z >= c.z_fault]
+        if not far:
+            return []
+        company = [p for p in ("ph", "temp") if p in snap and (z := self._z(st, p, snap[p])) is not None
+                   and abs(z) >= Z_SUPPORT]
+        if not company:
+            return []
+        more = [p for p, z in zs.items() if Z_SUPPORT <= z < c.z_fault]
+        return sorted(far, key=lambda p: -zs[p]) + more + company
 
     def _wastewater_flowing(self, st: _StationState, snap: dict[str, float]) -> tuple[list[str], str]:
         """Wastewater itself flowing out of a rain outfall in dry weather, whatever the

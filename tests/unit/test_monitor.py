@@ -1257,6 +1257,37 @@ def test_a_small_lasting_step_at_a_plant_outfall_is_caught_in_rain_too() -> None
     assert T1 < a.start <= T1 + timedelta(minutes=30)
 
 
+def _factory(add, hours: float = 8) -> list[Event]:
+    """A factory's outfall every 5 min, ``add(t)`` on top of the base, in dry weather."""
+    return run(stream(["OF_YZ_IND"], hours, lambda sid, t: add(t)))[1]
+
+
+def test_a_factorys_effluent_changing_is_caught_by_its_cod_and_ph() -> None:
+    # Another process's wastewater let out (OF_YZ_IND, 20281549): COD doubles while the pH
+    # moves with it; conductivity and NH3-N stay within their noise, so no dissolved marker
+    # leads. A COD analyser's fault moves COD alone; the water's pH moving beside it is not
+    # the analyser. Failed before: COD far out with only weak chemistry was the fault pattern.
+    events = _factory(lambda t: {"cod": 16.0, "ph": 0.35} if between(t, T1, 75) else {})
+    (a,) = _raised(events)
+    assert a.station == "OF_YZ_IND" and {"cod", "ph"} <= set(a.parameters)
+    assert T1 <= a.start <= T1 + timedelta(minutes=15) and "cod↑" in a.message and "ph↑" in a.message
+    assert not _raised(events, "sensor_fault")
+
+
+def test_a_factorys_effluent_turning_acid_is_told_by_its_ph_going_down() -> None:
+    (a,) = _raised(_factory(lambda t: {"cod": 16.0, "ph": -0.35} if between(t, T1, 75) else {}))
+    assert "cod↑" in a.message and "ph↓" in a.message
+
+
+@pytest.mark.parametrize("add", [{"cod": 16.0}, {"cod": 16.0, "turb": 25.0}],
+                         ids=["analyser offset", "with particles"])
+def test_cod_far_out_without_the_waters_ph_or_temperature_is_not_a_discharge(add: dict) -> None:
+    # The same COD step with pH and temperature where they were: the analyser (an offset),
+    # or particles drawn into the sample line (turbidity is no company: it does not move the
+    # water's pH either).
+    assert not _raised(_factory(lambda t: add if between(t, T1, 75) else {}))
+
+
 def test_the_same_rise_as_a_slow_drift_is_not_a_discharge() -> None:
     # The same total change spread over three hours (load following the day): no step.
     def drift(t: datetime) -> dict:
