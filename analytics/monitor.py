@@ -526,20 +526,22 @@ class Monitor:
         zs = {p: z for p in (*RISE_PARAMS, "do") if p in snap and (z := self._z(st, p, snap[p])) is not None}
         rain = self._raining(t, self.config.rain_memory_s)
         params = [p for p in RISE_PARAMS if not (rain and p == "turb")]
-        signature, risen, do_down = self._correlated_rise(zs, params, wet=rain, with_do=True)
+        signature, risen, do_down = self._correlated_rise(zs, params, with_do=True)
         ev = zs  # the evidence the signature was found on
         if not signature:
             # A front that has passed, for an analyser's result drawn while it did.
             ev = self._with_front(st, t, snap, zs)
             if ev is not zs:
-                signature, risen, do_down = self._correlated_rise(ev, params, wet=rain, with_do=True)
+                signature, risen, do_down = self._correlated_rise(ev, params, with_do=True)
         chem = [p for p in risen if p in CHEMISTRY]
         events: list[Event] = []
         if signature and rain and "cond" not in chem:
             # Runoff washes COD, TP, particles and NH3-N of its own into a river and dilutes
             # its salts; sewage and industrial wastewater are salty (800–1500 µS/cm against
             # 300–700 in these rivers, standards.md §7.1): in rain only a rise that
-            # includes conductivity tells a pipe.
+            # includes conductivity tells a pipe. Weighed, conductivity's ``z_support``
+            # counts: back over its dry-weather baseline while rain dilutes the river, the
+            # salts are a pipe's (BH4, 20291308: CODMn z 9, NH3-N, TP 3.5, conductivity 3).
             signature = False
         stepped = self._step_rise(st, snap, zs, wet=rain)
         if stepped and not signature:
@@ -609,21 +611,21 @@ class Monitor:
                 return {**zs, "cond": st.front_z}
         return zs
 
-    def _correlated_rise(self, zs: dict[str, float], params: Iterable[str], *, wet: bool = False,
+    def _correlated_rise(self, zs: dict[str, float], params: Iterable[str], *,
                          with_do: bool = False) -> tuple[bool, list[str], bool]:
         """Is this snapshot a correlated rise of wastewater markers? Returns (signature,
         the parameters that rose, DO down).
 
         - Clear: ``min_rises`` markers at least ``z_rise`` out (DO that far down counts), a
           dissolved marker (conductivity, NH3-N) among them.
-        - Weighed, in dry weather only: evidence adds up over the chemistry (conductivity,
+        - Weighed: evidence adds up over the chemistry (conductivity,
           NH3-N, COD, CODMn, TP) at least ``z_support`` out — one marker at ``z_rise`` or
           more, a dissolved one among them, and together at least ``min_rises × z_rise``,
           the evidence of two clear rises. A small plume diluted in a river moves every
           marker a little. Turbidity never carries it (boats, wind and sediment stir
           particles); when turbidity is up, TP and COD travel bound to the particles and
-          only the dissolved markers count. In rain, runoff brings COD, TP and some NH3-N
-          of its own, so only the clear rule holds. One marker far out (``z_fault``) with
+          only the dissolved markers count. (In rain, runoff brings COD, TP and some NH3-N
+          of its own: the caller asks for conductivity among the markers.) One marker far out (``z_fault``) with
           only weak company is the sensor-fault pattern, not a signature.
         - Total nitrogen (``COMPANY_ONLY``), where a river station measures it, adds its z
           to the evidence but is never counted as a marker of its own, nor leads: most of
@@ -638,8 +640,6 @@ class Monitor:
         own = [p for p in strong if p not in COMPANY_ONLY]
         if len(own) + do_down >= c.min_rises and any(p in DISSOLVED for p in strong):
             return True, sorted(strong, key=lambda p: -zs[p]), do_down
-        if wet:
-            return False, strong, do_down
         turbid = zs.get("turb", 0.0) >= c.z_rise
         count = DISSOLVED if turbid else tuple(p for p in params if p != "turb")
         rise = {p: z for p in params if p in count and (z := zs.get(p, 0.0)) >= c.z_support}

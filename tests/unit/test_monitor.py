@@ -588,6 +588,20 @@ def test_sewage_in_rain_raises_conductivity_and_is_caught() -> None:
     assert a.station == "XT_TOWN" and "cond" in a.parameters
 
 
+def test_industrial_effluent_in_rain_with_its_salts_only_moderately_up_is_caught() -> None:
+    # A pipe of effluent in rain (BH4, 20291308): CODMn clearly up, NH3-N and conductivity
+    # moderately (about 3 of their scales), turbidity flat. Rain had diluted the river's salts,
+    # so conductivity back over its dry-weather baseline is the salts' evidence. Failed while
+    # only the clear rule held in rain (two markers at z_rise, conductivity one of them).
+    (a,) = _river_in_rain({"codmn": 2.0, "nh3n": 0.15, "cond": 30.0})
+    assert a.station == "XT_TOWN" and {"codmn", "cond"} <= set(a.parameters)
+    assert T1 <= a.start <= T1 + timedelta(minutes=15)
+
+
+def test_runoff_nutrients_in_rain_with_salts_within_their_noise_are_not_a_discharge() -> None:
+    assert _river_in_rain({"nh3n": 0.6, "tp": 0.1, "codmn": 2.0, "cond": 10.0}) == []
+
+
 def test_a_step_of_one_marker_far_out_with_weak_company_is_not_a_discharge() -> None:
     # At a plant's outfall NH3-N steps up by 0.5 mg/L, some 15 of its step units, and COD by
     # 1.3 mg/L, about 2: weighed as the correlated rise weighs, one marker far out with only
