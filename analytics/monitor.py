@@ -622,7 +622,8 @@ class Monitor:
           NH3-N, COD, CODMn, TP) at least ``z_support`` out — one marker at ``z_rise`` or
           more, a dissolved one among them, and together at least ``min_rises × z_rise``,
           the evidence of two clear rises. A small plume diluted in a river moves every
-          marker a little. Turbidity never carries it (boats, wind and sediment stir
+          marker a little. At a river station (``with_do``) three markers at ``Z_SUPPORT``,
+          conductivity and NH3-N among them, need no lead. Turbidity never carries it (boats, wind and sediment stir
           particles); when turbidity is up, TP and COD travel bound to the particles and
           only the dissolved markers count. (In rain, runoff brings COD, TP and some NH3-N
           of its own: the caller asks for conductivity among the markers.) One marker far out (``z_fault``) with
@@ -648,7 +649,13 @@ class Monitor:
             # DO falling beside the chemistry is evidence too (wastewater's oxygen demand),
             # never the lead: DO also falls every night on its own.
             rise["do"] = -zs["do"]
-        signature = (any(p in DISSOLVED for p in rise) and lead >= c.z_rise
+        # At a river station no marker need lead when three instruments stand ``Z_SUPPORT``
+        # out at once, the salts and NH3-N among them: a fault moves one instrument, noise
+        # does not move three that far together, and runoff dilutes the salts (TZ_TOWN,
+        # 20281558: CODMn z 3.4, conductivity 3.2, NH3-N 2.7, raised 20 min earlier).
+        trio = [p for p, z in rise.items() if p not in COMPANY_ONLY and p != "do" and z >= Z_SUPPORT]
+        led = lead >= c.z_rise or (with_do and len(trio) >= 3 and all(p in trio for p in DISSOLVED))
+        signature = (any(p in DISSOLVED for p in rise) and led
                      and sum(p not in COMPANY_ONLY for p in rise) >= c.min_rises
                      and self._adds_up(sorted(rise.values(), reverse=True)))
         if not signature:

@@ -449,6 +449,37 @@ def test_three_analysers_results_with_no_probe_raise_at_once(seed: int) -> None:
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
+def test_three_instruments_each_moderately_up_with_both_dissolved_markers_are_a_discharge(seed: int) -> None:
+    # A pipe of effluent above TZ_TOWN (20281558): conductivity climbs about three of its
+    # spreads, and the analysers' next result has CODMn and NH3-N each about three of theirs
+    # up. No marker reaches ``z_rise``, so the weighed rule had no lead, and it was raised
+    # only when CODMn's next result came, 35 min after the plume arrived. Three instruments,
+    # the salts and NH3-N among them, each moving as far at once: no fault and no noise does
+    # that.
+    report = T1 + REPORT
+
+    def plume(t: datetime) -> dict:
+        if t < T1:
+            return {}
+        return {"cond": 32.0, **({"codmn": 1.0, "nh3n": 0.14} if t >= report else {})}
+
+    (a,) = _raised(run(stream(["XT_TOWN"], 9, lambda sid, t: plume(t), seed=seed, hourly=HOURLY))[1])
+    assert {"codmn", "nh3n", "cond"} <= set(a.parameters)
+    assert a.last_seen == report
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_three_analysers_moderately_up_without_the_salts_are_not_a_discharge(seed: int) -> None:
+    # NH3-N, TP and CODMn each about three of their spreads up at one result, conductivity
+    # flat: the hourly analysers of a slow canal move together on their own, and runoff
+    # brings all three. Without the salts and without a marker clearly out, no discharge.
+    def lab(t: datetime) -> dict:
+        return {"codmn": 1.0, "nh3n": 0.14, "tp": 0.03} if t >= T1 + REPORT else {}
+
+    assert not _raised(run(stream(["XT_TOWN"], 9, lambda sid, t: lab(t), seed=seed, hourly=HOURLY))[1])
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
 def test_a_probes_one_sample_blip_beside_an_analysers_result_is_not_raised_at_once(seed: int) -> None:
     # The same hourly result, but conductivity is up only at that one sample: the probe's
     # part has not held, and at the next sample it is gone. No discharge.
