@@ -1511,7 +1511,8 @@ class Monitor:
         of its own, both bars times ``share``; turbidity up by no more than ``z_rise`` times
         its ``MIN_SCALE`` or, if more, half the share conductivity rose by (a pipe's water
         has some particles; a flush's are many times its salts). NH3-N ``z_rise`` (times
-        ``share``) over the outfall's dry-weather baseline, and the flow not receding: as a
+        ``share``) over the outfall's dry-weather baseline (with none yet, NH3-N at
+        ``storm_sewage_nh3n``), and the flow not receding: as a
         storm ends the outfall's own water returns, lifting salts without particles too,
         but never NH3-N over its dry-weather level. Of the samples that qualify, the one
         with the least salts. Needs a turbidity probe and no storm course, so sewage let
@@ -1522,8 +1523,15 @@ class Monitor:
         c = self.config
         q = snap.get("flow")
         if q is None or any(snap.get(p) is None for p in ("cond", "nh3n", "turb")) \
-                or q <= c.outfall_flow_l_s or not self._flow_steady(st, q) \
-                or (self._z(st, "nh3n", snap["nh3n"]) or 0.0) < share * c.z_rise:
+                or q <= c.outfall_flow_l_s or not self._flow_steady(st, q):
+            return None
+        z = self._z(st, "nh3n", snap["nh3n"])
+        if z is None:
+            # No dry-weather baseline yet (a new station, data that begin in a storm:
+            # OF_NZ2_RAIN, 20291329): NH3-N at raw sewage's level stands for it, as in
+            # the storm rules' own no-baseline case.
+            z = c.z_rise if snap["nh3n"] >= c.storm_sewage_nh3n else 0.0
+        if z < share * c.z_rise:
             return None
         best: dict[str, float] | None = None
         for old in refs:

@@ -727,6 +727,25 @@ def test_sewage_into_a_receding_storm_flow_is_caught_as_the_flow_falls() -> None
     assert a.start <= t_open + timedelta(minutes=15)
 
 
+def test_sewage_into_a_first_flush_before_the_outfall_has_a_baseline_is_caught() -> None:
+    # The data begin half an hour before a storm (a new station; a month's first hour:
+    # OF_NZ2_RAIN, 20291329), so no outfall has a dry-weather baseline yet. Twenty minutes
+    # into the flush a pipe lets sewage in: NH3-N 4 → 16 mg/L, at raw sewage's level, and
+    # conductivity up a third while turbidity holds. Never raised while salts without
+    # particles asked NH3-N to stand out of a baseline the outfall did not have.
+    t_rain = T0 + timedelta(minutes=30)
+    t_open = t_rain + timedelta(minutes=20)
+
+    def sewage(s: str, t: datetime) -> dict:
+        return {"nh3n": 12.0, "cond": 150.0, "flow": 20.0} if s == "OF_XT_RAIN" and between(t, t_open, 60) else {}
+
+    readings = storm_readings(sewage, hours=6, storm_at=0.5, flush_nh3n=3.0)
+    (a,) = _raised(run(readings)[1])
+    assert a.station == "OF_XT_RAIN" and {"nh3n", "cond"} <= set(a.parameters)
+    assert a.start <= t_open + STEP
+    assert not _raised(run(storm_readings(lambda sid, t: {}, hours=6, storm_at=0.5, flush_nh3n=3.0))[1])
+
+
 def test_a_first_flush_arriving_after_the_rain_began_is_not_a_discharge() -> None:
     # The gauge sees rain half an hour before the outfalls' runoff comes, and that flush
     # is strong: NH3-N +3 mg/L, salts off the pipes (+300 µS/cm). Against the dry water
