@@ -480,6 +480,24 @@ def test_three_analysers_moderately_up_without_the_salts_are_not_a_discharge(see
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_clear_rise_names_its_moderate_company_and_raises_with_three_instruments_at_once(seed: int) -> None:
+    # BH2 (20291322): conductivity climbs past z_rise and holds; the analysers' next result
+    # has CODMn far out and NH3-N about two and a half of its spreads up. The clear rule
+    # (CODMn, conductivity) named two markers, so the alert waited a sample more for the
+    # same held result; NH3-N beside them makes three instruments, held since before.
+    report = T1 + REPORT
+
+    def plume(t: datetime) -> dict:
+        if t < T1:
+            return {}
+        return {"cond": 48.0, **({"codmn": 2.5, "nh3n": 0.13} if t >= report else {})}
+
+    (a,) = _raised(run(stream(["XT_TOWN"], 9, lambda sid, t: plume(t), seed=seed, hourly=HOURLY))[1])
+    assert {"codmn", "nh3n", "cond"} <= set(a.parameters)
+    assert a.last_seen == report
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
 def test_a_probes_one_sample_blip_beside_an_analysers_result_is_not_raised_at_once(seed: int) -> None:
     # The same hourly result, but conductivity is up only at that one sample: the probe's
     # part has not held, and at the next sample it is gone. No discharge.
@@ -627,6 +645,15 @@ def test_industrial_effluent_in_rain_with_its_salts_only_moderately_up_is_caught
     (a,) = _river_in_rain({"codmn": 2.0, "nh3n": 0.15, "cond": 30.0})
     assert a.station == "XT_TOWN" and {"codmn", "cond"} <= set(a.parameters)
     assert T1 <= a.start <= T1 + timedelta(minutes=15)
+
+
+def test_sewage_in_rain_with_nutrients_far_out_and_salts_moderately_up_is_caught() -> None:
+    # NH3-N and TP far out and conductivity about two and a half of its spreads up, in
+    # rain: the weighed rule holds (conductivity at z_support among the markers). The clear
+    # rule, which holds first, named NH3-N and TP only, so the rain's demand for the salts
+    # turned it down before the weighed rule was asked.
+    (a,) = _river_in_rain({"nh3n": 0.6, "tp": 0.1, "cond": 25.0})
+    assert a.station == "XT_TOWN" and {"nh3n", "tp", "cond"} <= set(a.parameters)
 
 
 def test_runoff_nutrients_in_rain_with_salts_within_their_noise_are_not_a_discharge() -> None:
