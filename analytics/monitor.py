@@ -695,12 +695,15 @@ class Monitor:
         more, together at least ``min_rises × z_rise``; when turbidity is up only the
         dissolved markers count. Only markers that move at nearly every sample are judged
         (an hourly analyser's held result has no sample-to-sample noise). It is looked at
-        only when a dissolved marker is already ``z_support`` above the rolling baseline,
-        which keeps it cheap."""
+        only when a dissolved marker is already ``z_support`` above the rolling baseline or
+        any chemistry marker ``z_rise`` above it, which keeps it cheap: an effluent whose
+        NH3-N wanders keeps a wide baseline, and a bypass's NH3-N step may stand under
+        ``z_support`` of it while its COD is clearly out (OF_YH2_WWTP, 20301209)."""
         c = self.config
         n = c.step_before + c.step_after - 1
         risen: list[str] = []
-        if not wet and any(zs.get(p, 0.0) >= c.z_support for p in DISSOLVED):
+        if not wet and (any(zs.get(p, 0.0) >= c.z_support for p in DISSOLVED)
+                        or any(zs.get(p, 0.0) >= c.z_rise for p in CHEMISTRY)):
             steps: dict[str, float] = {}
             for p in STEP_MARKERS:
                 v, w = snap.get(p), st.course.get(p)
