@@ -413,6 +413,24 @@ def test_small_plume_of_moderate_rises_is_a_discharge() -> None:
     assert not _raised(events, "sensor_fault")
 
 
+def _probe_then_analysers(seed: int, probe: dict, lab: dict) -> list:
+    """A plume reaching XT_TOWN at T1: the probes' rise ``probe`` from then on, the hourly
+    analysers' rise ``lab`` from their next result (``REPORT`` later). The alerts raised."""
+    def plume(t: datetime) -> dict:
+        if t < T1:
+            return {}
+        return {**probe, **(lab if t >= T1 + REPORT else {})}
+
+    return _raised(run(stream(["XT_TOWN"], 9, lambda sid, t: plume(t), seed=seed, hourly=HOURLY))[1])
+
+
+def _raised_at_the_result(seed: int, probe: dict, lab: dict) -> None:
+    """One discharge alert, raised at the analysers' result, naming every marker that rose."""
+    (a,) = _probe_then_analysers(seed, probe, lab)
+    assert {*probe, *lab} <= set(a.parameters)
+    assert a.last_seen == T1 + REPORT
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_an_analysers_result_completing_a_plume_the_probes_already_show_raises_at_once(seed: int) -> None:
     # An effluent plume reaches XT_TOWN at T1: its conductivity up 32 µS/cm (about three of
@@ -421,16 +439,7 @@ def test_an_analysers_result_completing_a_plume_the_probes_already_show_raises_a
     # With that result three markers show it, and the probe's part has held since before
     # it: the evidence of two samples is in. No need to wait five minutes more for the same
     # held result.
-    report = T1 + REPORT
-
-    def plume(t: datetime) -> dict:
-        if t < T1:
-            return {}
-        return {"cond": 32.0, **({"codmn": 2.5, "tp": 0.03} if t >= report else {})}
-
-    (a,) = _raised(run(stream(["XT_TOWN"], 9, lambda sid, t: plume(t), seed=seed, hourly=HOURLY))[1])
-    assert {"codmn", "tp", "cond"} <= set(a.parameters)
-    assert a.last_seen == report
+    _raised_at_the_result(seed, {"cond": 32.0}, {"codmn": 2.5, "tp": 0.03})
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -438,14 +447,7 @@ def test_three_analysers_results_with_no_probe_raise_at_once(seed: int) -> None:
     # A sewage plume too weak in salts for the conductivity probe, seen only when the hourly
     # analysers report: NH3-N +0.3, CODMn +2.5 and TP +0.05 mg/L. The next sample would judge
     # the same held results again; waiting for it adds nothing but five minutes.
-    report = T1 + REPORT
-
-    def plume(t: datetime) -> dict:
-        return {"nh3n": 0.3, "codmn": 2.5, "tp": 0.05} if t >= report else {}
-
-    (a,) = _raised(run(stream(["XT_TOWN"], 9, lambda sid, t: plume(t), seed=seed, hourly=HOURLY))[1])
-    assert {"nh3n", "codmn", "tp"} <= set(a.parameters)
-    assert a.last_seen == report
+    _raised_at_the_result(seed, {}, {"nh3n": 0.3, "codmn": 2.5, "tp": 0.05})
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -456,16 +458,7 @@ def test_three_instruments_each_moderately_up_with_both_dissolved_markers_are_a_
     # only when CODMn's next result came, 35 min after the plume arrived. Three instruments,
     # the salts and NH3-N among them, each moving as far at once: no fault and no noise does
     # that.
-    report = T1 + REPORT
-
-    def plume(t: datetime) -> dict:
-        if t < T1:
-            return {}
-        return {"cond": 32.0, **({"codmn": 1.0, "nh3n": 0.14} if t >= report else {})}
-
-    (a,) = _raised(run(stream(["XT_TOWN"], 9, lambda sid, t: plume(t), seed=seed, hourly=HOURLY))[1])
-    assert {"codmn", "nh3n", "cond"} <= set(a.parameters)
-    assert a.last_seen == report
+    _raised_at_the_result(seed, {"cond": 32.0}, {"codmn": 1.0, "nh3n": 0.14})
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -473,10 +466,7 @@ def test_three_analysers_moderately_up_without_the_salts_are_not_a_discharge(see
     # NH3-N, TP and CODMn each about three of their spreads up at one result, conductivity
     # flat: the hourly analysers of a slow canal move together on their own, and runoff
     # brings all three. Without the salts and without a marker clearly out, no discharge.
-    def lab(t: datetime) -> dict:
-        return {"codmn": 1.0, "nh3n": 0.14, "tp": 0.03} if t >= T1 + REPORT else {}
-
-    assert not _raised(run(stream(["XT_TOWN"], 9, lambda sid, t: lab(t), seed=seed, hourly=HOURLY))[1])
+    assert not _probe_then_analysers(seed, {}, {"codmn": 1.0, "nh3n": 0.14, "tp": 0.03})
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -485,16 +475,7 @@ def test_a_clear_rise_names_its_moderate_company_and_raises_with_three_instrumen
     # has CODMn far out and NH3-N about two and a half of its spreads up. The clear rule
     # (CODMn, conductivity) named two markers, so the alert waited a sample more for the
     # same held result; NH3-N beside them makes three instruments, held since before.
-    report = T1 + REPORT
-
-    def plume(t: datetime) -> dict:
-        if t < T1:
-            return {}
-        return {"cond": 48.0, **({"codmn": 2.5, "nh3n": 0.13} if t >= report else {})}
-
-    (a,) = _raised(run(stream(["XT_TOWN"], 9, lambda sid, t: plume(t), seed=seed, hourly=HOURLY))[1])
-    assert {"codmn", "nh3n", "cond"} <= set(a.parameters)
-    assert a.last_seen == report
+    _raised_at_the_result(seed, {"cond": 48.0}, {"codmn": 2.5, "nh3n": 0.13})
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
