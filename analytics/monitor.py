@@ -624,11 +624,12 @@ class Monitor:
           more, a dissolved one among them, and together at least ``min_rises × z_rise``,
           the evidence of two clear rises. A small plume diluted in a river moves every
           marker a little. At a river station (``with_do``) three markers at ``Z_SUPPORT``,
-          conductivity and NH3-N among them, need no lead. Turbidity never carries it (boats, wind and sediment stir
-          particles); when turbidity is up, TP and COD travel bound to the particles and
-          only the dissolved markers count. (In rain, runoff brings COD, TP and some NH3-N
-          of its own: the caller asks for conductivity among the markers.) One marker far out (``z_fault``) with
-          only weak company is the sensor-fault pattern, not a signature.
+          conductivity and NH3-N among them, need no lead. Turbidity never carries it
+          (boats, wind and sediment stir particles); when turbidity is up, TP and COD
+          travel bound to the particles and only the dissolved markers count. (In rain,
+          runoff brings COD, TP and some NH3-N of its own: the caller asks for
+          conductivity among the markers.) One marker far out (``z_fault``) with only weak
+          company is the sensor-fault pattern, not a signature.
         - Total nitrogen (``COMPANY_ONLY``), where a river station measures it, adds its z
           to the evidence but is never counted as a marker of its own, nor leads: most of
           sewage's nitrogen is NH3-N, so NH3-N and TN up together are one substance measured
