@@ -127,6 +127,9 @@ class MonitorConfig:
     z_rise: float = 4.0  # robust z for a parameter to count as risen
     z_support: float = 2.0  # robust z for a parameter to add its evidence to a correlated rise
     z_fault: float = 8.0  # a lone parameter this far out, unsupported: a fault candidate
+    # Conductivity's robust z for a climbing front to begin a plume (:meth:`_salt_front`):
+    # under ``z_rise``, because the climb's shape is the evidence a lone z lacks.
+    z_front: float = 3.0
     min_rises: int = 2  # parameters that must rise together for a discharge signature
     step_before: int = 12  # samples before a step: its reference level (1 h at 5 min)
     step_after: int = 6  # samples since it, the current one included (30 min)
@@ -546,10 +549,9 @@ class Monitor:
         stepped = self._step_rise(st, snap, zs, wet=rain)
         if stepped and not signature:
             signature, risen, do_down = True, stepped, False
-        if not signature:
-            front = self._salt_front(st, t, zs)
-            if front:
-                signature, risen, do_down = True, front, False
+        front = self._salt_front(st, t, zs)
+        if front and not signature:
+            signature, risen, do_down = True, front, False
         if signature:
             events += self._discharge(st, t, snap, ev, risen + (["do"] if do_down else []), rain)
         else:
@@ -737,14 +739,16 @@ class Monitor:
     def _salt_front(self, st: _StationState, t: datetime, zs: dict[str, float]) -> list[str]:
         """A wastewater front reaching a river station, seen by its conductivity probe
         before the hourly analysers report (industrial effluent is salty and carries little
-        NH3-N; CODMn comes an hour later): conductivity ``z_rise`` out of the 6-h baseline
+        NH3-N; CODMn comes an hour later): conductivity ``z_front`` out of the 6-h baseline
         and climbing over the last ``step_after`` samples — most steps up, together at
         least 60 % of its rise over the hour before (so the rise is happening now), none
         more than half of it, the rise at least ``z_rise`` times that hour's sample noise —
         with DO not up. A plume spreads as it travels, so its front comes in over several
         samples; a probe that jumps (an offset, fouling wiped off) does it from one sample
         to the next, and one that drifts takes days. Once a front has come in, the plume
-        behind it holds the signature while conductivity stays ``z_rise`` up. DO must not
+        behind it holds the signature while conductivity stays ``z_support`` up (its salts
+        sway about their level; LXT_TAOZHUANG, 20281589, z 3.5, 3.8, 3.1, 4.9). The caller
+        follows the front at every sample, whatever the other rules found. DO must not
         be up by ``z_support`` (oxygen-richer water coming in, a sluice opened onto another
         river); a DO reading a little above its median is noise, no evidence either way,
         and as likely at any sample as one a little below. Returns conductivity, with DO
@@ -753,7 +757,7 @@ class Monitor:
         z = zs.get("cond")
         w = st.course.get("cond")
         n = c.step_before + c.step_after - 1
-        if z is None or z < c.z_rise:
+        if z is None or z < (c.z_support if st.front else c.z_front):
             st.front = False
             return []
         found = ["cond", "do"] if zs.get("do", 0.0) <= -c.z_support else ["cond"]

@@ -180,6 +180,32 @@ def test_an_effluent_front_climbing_in_the_conductivity_is_a_discharge_before_th
     assert not _raised(events, "sensor_fault")
 
 
+@pytest.mark.parametrize("seed", [2, 3, 4, 5])
+def test_a_front_climbing_to_under_z_rise_is_a_discharge_within_half_an_hour(seed: int) -> None:
+    # A smaller plume's front: conductivity climbs 6.5 µS/cm a sample for half an hour to
+    # +39 (z about 3.7 of its baseline, under ``z_rise``) and holds there; nothing else
+    # moves before the hourly analysers report. The climb itself is the evidence that a
+    # probe's jump or drift lacks (LXT_TAOZHUANG, 20281589: conductivity z 2.4, 3.5, 3.8,
+    # 3.1, 4.9 from 15 min after the plume arrived, raised at 60 min with the analysers).
+    def small_front(sid: str, t: datetime) -> dict:
+        if sid != "XT_TOWN" or not between(t, T1, 90):
+            return {}
+        return {"cond": 6.5 * min(6, int((t - T1) / STEP) + 1)}
+
+    events = run(stream(["XT_TOWN"], 9, small_front, seed=seed))[1]
+    (a,) = _raised(events)
+    assert a.parameters[0] == "cond" and a.last_seen <= T1 + timedelta(minutes=30)
+    assert not _raised(events, "sensor_fault")
+
+
+def test_a_conductivity_probe_drifting_as_far_is_no_front() -> None:
+    # The same +39 µS/cm over four hours (a fouling probe): no climb within half an hour.
+    def drift(sid: str, t: datetime) -> dict:
+        return {"cond": 39.0 * min(1.0, max(0.0, (t - T1) / timedelta(hours=4)))} if sid == "XT_TOWN" else {}
+
+    assert not _raised(run(stream(["XT_TOWN"], 12, drift))[1])
+
+
 def test_a_conductivity_probe_jumping_to_the_same_level_is_a_fault_not_a_front() -> None:
     # The same +150 µS/cm from one sample to the next, DO unchanged (an offset, fouling
     # wiped off): the sensor-fault pattern.
@@ -508,26 +534,31 @@ def test_a_front_gone_before_the_analysers_report_is_a_discharge_with_their_resu
     # Their next result (25 min past the hour) shows the plume: CODMn +1.8 and TP +0.035
     # mg/L. The probe is back at its baseline by then, so no snapshot has a dissolved marker
     # beside them; the front it saw is that evidence. Without that result the front alone
-    # (one sample out) raises nothing.
+    # names only the probe's conductivity (it raises when two samples stand ``z_front`` out).
     def plume(sid: str, t: datetime) -> dict:
         lab = {"codmn": 1.8, "tp": 0.035} if between(t, T1 + REPORT, 60) else {}
         return {**short_front(t), **lab}
 
-    assert not _raised(run(stream(["XT_TOWN"], 9, lambda sid, t: short_front(t), seed=seed, hourly=HOURLY))[1])
-    (a,) = _raised(run(stream(["XT_TOWN"], 9, plume, seed=seed, hourly=HOURLY))[1])
-    assert {"codmn", "cond"} <= set(a.parameters)
-    assert a.last_seen <= T1 + REPORT + STEP
+    alone = _raised(run(stream(["XT_TOWN"], 9, lambda sid, t: short_front(t), seed=seed, hourly=HOURLY))[1])
+    assert all(set(a.parameters) <= {"cond", "do"} for a in alone)
+    events = [e for e in run(stream(["XT_TOWN"], 9, plume, seed=seed, hourly=HOURLY))[1]
+              if e.alert.kind == "illegal_discharge"]
+    assert len(_raised(events)) == 1
+    named = next(e.alert for e in events if {"codmn", "cond"} <= set(e.alert.parameters))
+    assert named.last_seen <= T1 + REPORT + STEP
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_a_front_is_no_evidence_for_an_analysers_result_two_cycles_later(seed: int) -> None:
     # The next result shows nothing; the one after it rises (CODMn for a reason of its
-    # own). It was drawn more than an hour after the front had passed: not its water.
+    # own). It was drawn more than an hour after the front had passed: not its water. (The
+    # front itself may raise an alert on conductivity; the late result never joins it.)
     def later(sid: str, t: datetime) -> dict:
         lab = {"codmn": 1.8, "tp": 0.035} if between(t, T1 + REPORT + timedelta(hours=2), 60) else {}
         return {**short_front(t), **lab}
 
-    assert not _raised(run(stream(["XT_TOWN"], 10, later, seed=seed, hourly=HOURLY))[1])
+    events = run(stream(["XT_TOWN"], 10, later, seed=seed, hourly=HOURLY))[1]
+    assert all(set(e.alert.parameters) <= {"cond", "do"} for e in events if e.alert.kind == "illegal_discharge")
 
 
 @pytest.mark.parametrize("do_drop", [0.8, 0.0])
