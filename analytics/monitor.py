@@ -83,8 +83,9 @@ _SQRT2 = math.sqrt(2.0)
 
 def _sample_noise(a: np.ndarray) -> float:
     """A series' sample-to-sample noise as a standard deviation, from its first differences
-    (robust: MAD of the differences, a difference of two samples having √2 their spread), so
-    a level that moves slowly does not count as noise."""
+    (robust: the median of their absolute values, a difference of two samples having √2
+    their spread), so a level that moves slowly adds little to it. Not their spread about
+    their median: a steady trend's step is in every difference, and counts as noise."""
     return RollingStats.MAD_TO_SIGMA * float(np.median(np.abs(np.diff(a)))) / _SQRT2
 
 
