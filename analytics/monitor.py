@@ -644,16 +644,16 @@ class Monitor:
         strong = [p for p in params if zs.get(p, 0.0) >= c.z_rise]
         do_down = with_do and zs.get("do", 0.0) <= -c.z_rise and any(p in CHEMISTRY for p in strong)
         own = [p for p in strong if p not in COMPANY_ONLY]
+        turbid = zs.get("turb", 0.0) >= c.z_rise
         if len(own) + do_down >= c.min_rises and any(p in DISSOLVED for p in strong):
             # Named with the chemistry beside it at ``z_support`` (the weighed rule's company;
             # with turbidity up, the dissolved markers only): the alert names every
             # instrument that shows the plume, the rain's demand for the salts is judged as
             # the weighed rule judges it, and three instruments held since the sample before
             # raise at once (BH2, 20291322: CODMn z 8, conductivity 4.2, NH3-N 2.5).
-            weigh = DISSOLVED if zs.get("turb", 0.0) >= c.z_rise else CHEMISTRY
+            weigh = DISSOLVED if turbid else CHEMISTRY
             company = [p for p in params if p in weigh and c.z_support <= zs.get(p, 0.0) < c.z_rise]
             return True, sorted([*strong, *company], key=lambda p: -zs[p]), do_down
-        turbid = zs.get("turb", 0.0) >= c.z_rise
         count = DISSOLVED if turbid else tuple(p for p in params if p != "turb")
         rise = {p: z for p in params if p in count and (z := zs.get(p, 0.0)) >= c.z_support}
         lead = max((z for p, z in rise.items() if p not in COMPANY_ONLY), default=0.0)
