@@ -1068,7 +1068,8 @@ class Monitor:
             details={"z": {p: round(zs.get(p, 0.0), 1) for p in risen},
                      "values": {p: snap[p] for p in risen if p in snap},
                      "seen_at": sorted(inc.seen), "night": night, "rain": rain},
-            min_hits=1 if self._held(st, snap, risen) else None, interval_s=self._interval_if_strong(st, zs, risen),
+            min_hits=1 if self._held(st, snap, risen) or self._overwhelming(zs, risen) else None,
+            interval_s=self._interval_if_strong(st, zs, risen),
         )
 
     def _interval_if_strong(self, st: _StationState, zs: dict[str, float], risen: Iterable[str]) -> float | None:
@@ -1086,6 +1087,18 @@ class Monitor:
         if st.intervals:
             return float(np.median(st.intervals))
         return self.registry.sampling_s(st.station.id)
+
+    def _overwhelming(self, zs: dict[str, float], risen: Iterable[str]) -> bool:
+        """A signature no instrument's blip makes: four chemistry markers of it ``z_rise``
+        out at one sample, both dissolved markers (the conductivity probe, the NH3-N
+        analyser) among them. A fault, a bubble or fouling moves one instrument; a sonde's
+        power glitch moves its own probes, not the analysers beside them. Raised at once:
+        a short plume may stand at one sample only (OF_XT_WWTP, 20281615: a 20-min
+        discharge fell into the outfall's dropouts, its one sample COD z 61, NH3-N 27,
+        conductivity 20, TP 17.5, and the next sample, which the policy waited for, had
+        none of it)."""
+        out = [p for p in risen if p in CHEMISTRY and zs.get(p, 0.0) >= self.config.z_rise]
+        return len(out) >= 4 and all(p in out for p in DISSOLVED)
 
     def _held(self, st: _StationState, snap: dict[str, float], risen: list[str]) -> bool:
         """A river signature whose evidence has already held two samples: three chemistry
@@ -1188,7 +1201,8 @@ class Monitor:
                 f"{s.name} 晴天出流为污水：{level}" if level
                 else f"{s.name} 排口水质突变：{', '.join(p + self._arrow(st, snap, p) for p in risen)}",
                 suspected_source=s.id, confidence=0.9,
-                details={"values": {p: snap[p] for p in risen}}, min_hits=1 if measured else None,
+                details={"values": {p: snap[p] for p in risen}},
+                min_hits=1 if measured or (not wet and self._overwhelming(zs, risen)) else None,
                 interval_s=self._interval_if_strong(st, zs, risen)), t)
         else:
             events += self.policy.absent(s.id, "illegal_discharge", t)
