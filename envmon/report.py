@@ -61,11 +61,29 @@ class ReportError(ValueError):
 
 
 def cjk_font() -> str | None:
-    """The first installed CJK font family matplotlib knows, or None."""
+    """The first installed CJK font family matplotlib knows, or None. Matplotlib lists the
+    system's fonts once, in a cache, the first time it runs: a CJK font installed after that
+    (``make demo`` installs one; so may a user, after a first run without it) is not in the
+    list. Before giving up, the font files on disk are read once more and any new ones added."""
     from matplotlib import font_manager
 
-    names = {f.name for f in font_manager.fontManager.ttflist}
-    return next((n for n in CJK_FONTS if n in names), None)
+    fm = font_manager.fontManager
+
+    def known() -> str | None:
+        names = {f.name for f in fm.ttflist}
+        return next((n for n in CJK_FONTS if n in names), None)
+
+    found = known()
+    if found is None:
+        listed = {f.fname for f in fm.ttflist}
+        for path in font_manager.findSystemFonts():
+            if path not in listed:
+                try:
+                    fm.addfont(path)
+                except (OSError, RuntimeError, ValueError):
+                    pass  # a file FreeType cannot read is no font for us
+        found = known()
+    return found
 
 
 @dataclass
