@@ -1538,8 +1538,12 @@ class Monitor:
         Against one sample of ``refs`` (the storm's last three; the same sample for all
         three markers: a lull between two bursts is no reference for the salts while the
         burst before it is one for the particles): conductivity up by ``storm_salt_step``
-        and ``z_rise`` times its ``MIN_SCALE``, NH3-N up by ``storm_salt_jump`` and as much
-        of its own, both bars times ``share``; turbidity up by no more than ``z_rise`` times
+        and ``z_support`` times its ``MIN_SCALE``, NH3-N up by ``storm_salt_jump`` and
+        ``z_rise`` times its own, both bars times ``share``. The salts' share is the
+        evidence; their floor only keeps the probe's noise out, and at ``z_rise`` times it
+        (32 µS/cm) it stood for a rise of 15–20 % at the low salts of a heavy storm
+        (OF_CH1_RAIN_B, 20301276: salts 163 → 179 → 183 µS/cm, NH3-N 1.2 → 2.3 mg/L,
+        turbidity falling, never raised). Turbidity up by no more than ``z_rise`` times
         its ``MIN_SCALE`` or, if more, half the share conductivity rose by (a pipe's water
         has some particles; a flush's are many times its salts). NH3-N ``z_rise`` (times
         ``share``) over the outfall's dry-weather baseline (with none yet, NH3-N at
@@ -1571,8 +1575,8 @@ class Monitor:
             rose = (snap["cond"] - old["cond"]) / old["cond"]
             if snap["turb"] - old["turb"] > max(c.z_rise * MIN_SCALE["turb"], 0.5 * rose * old["turb"]):
                 continue
-            if all(snap[p] - old[p] >= share * max(bar * abs(old[p]), c.z_rise * MIN_SCALE[p])
-                   for p, bar in (("cond", c.storm_salt_step), ("nh3n", c.storm_salt_jump))):
+            if all(snap[p] - old[p] >= share * max(bar * abs(old[p]), z * MIN_SCALE[p])
+                   for p, bar, z in (("cond", c.storm_salt_step, c.z_support), ("nh3n", c.storm_salt_jump, c.z_rise))):
                 if best is None or old["cond"] < best["cond"]:
                     best = old
         return best
