@@ -1575,8 +1575,8 @@ class Monitor:
             rose = (snap["cond"] - old["cond"]) / old["cond"]
             if snap["turb"] - old["turb"] > max(c.z_rise * MIN_SCALE["turb"], 0.5 * rose * old["turb"]):
                 continue
-            if all(snap[p] - old[p] >= share * max(bar * abs(old[p]), z * MIN_SCALE[p])
-                   for p, bar, z in (("cond", c.storm_salt_step, c.z_support), ("nh3n", c.storm_salt_jump, c.z_rise))):
+            bars = (("cond", c.storm_salt_step, c.z_support), ("nh3n", c.storm_salt_jump, c.z_rise))
+            if all(snap[p] - old[p] >= share * max(bar * abs(old[p]), floor * MIN_SCALE[p]) for p, bar, floor in bars):
                 if best is None or old["cond"] < best["cond"]:
                     best = old
         return best
