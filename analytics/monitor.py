@@ -1568,6 +1568,7 @@ class Monitor:
             z = c.z_rise if snap["nh3n"] >= c.storm_sewage_nh3n else 0.0
         if z < share * c.z_rise:
             return None
+        bars = (("cond", c.storm_salt_step, c.z_support), ("nh3n", c.storm_salt_jump, c.z_rise))
         best: dict[str, float] | None = None
         for old in refs:
             if any(old.get(p) is None for p in ("cond", "nh3n", "turb")) or old["cond"] <= 0:
@@ -1575,7 +1576,6 @@ class Monitor:
             rose = (snap["cond"] - old["cond"]) / old["cond"]
             if snap["turb"] - old["turb"] > max(c.z_rise * MIN_SCALE["turb"], 0.5 * rose * old["turb"]):
                 continue
-            bars = (("cond", c.storm_salt_step, c.z_support), ("nh3n", c.storm_salt_jump, c.z_rise))
             if all(snap[p] - old[p] >= share * max(bar * abs(old[p]), floor * MIN_SCALE[p]) for p, bar, floor in bars):
                 if best is None or old["cond"] < best["cond"]:
                     best = old
