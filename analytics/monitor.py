@@ -44,7 +44,7 @@ from analytics.policy import AlertPolicy, Condition
 from analytics.standards import Limit, gb3096, gb3838, gb8978, gb18918, hj633
 from envmon.alerts import Event
 from envmon.params import RAIN_MM_H
-from envmon.reading import Reading
+from envmon.reading import VALID_FLAGS, Reading
 from envmon.stations import Registry, Station
 from envmon.timeutil import CST, cst_day_start, cst_hour_start, is_night
 
@@ -79,6 +79,7 @@ CST_HOURS = int(CST.utcoffset(None).total_seconds()) // 3600  # the day's rhythm
 # each sample; an hourly analyser holds its result until the next one.
 MOVING = 0.7
 _SQRT2 = math.sqrt(2.0)
+_SPIKE_WINDOW = timedelta(hours=2)  # spikes this close together make a fault (``spike_count``)
 
 
 def _sample_noise(a: np.ndarray) -> float:
@@ -373,11 +374,12 @@ class Monitor:
             # Late reading for a snapshot already evaluated: hourly aggregates only.
             self.ignored += 1
             return events
-        if r.parameter == "rain" and r.ok and r.value >= self.config.rain_mm_h:
+        ok = r.flag in VALID_FLAGS  # ``Reading.ok``, without a property call per reading
+        if ok and r.parameter == "rain" and r.value >= self.config.rain_mm_h:
             if self._last_rain is None or (r.time - self._last_rain).total_seconds() > self.config.dry_spell_s:
                 self._spell_start = r.time  # a new storm: its first flush starts now
             self._last_rain = r.time if self._last_rain is None else max(self._last_rain, r.time)
-        if r.ok:
+        if ok:
             st.snap[r.parameter] = r.value
         st.flags[r.parameter] = r.flag
         return events
@@ -450,7 +452,7 @@ class Monitor:
 
     def _z(self, st: _StationState, p: str, v: float) -> float | None:
         b = st.baselines.get(p)
-        if b is None or len(b) < self.config.min_history:
+        if b is None or b.n < self.config.min_history:
             return None
         med, mad = b.stats()
         # A concentration's spread grows with its level (2 % of it at least). pH is a
@@ -798,8 +800,9 @@ class Monitor:
             if (mid - a) > self.config.z_fault * scale and (mid - c) > self.config.z_fault * scale \
                     and abs(c - a) < 2 * self.config.z_rise * scale:
                 st.spikes.append((t, p))
-        window = timedelta(hours=2)
-        recent = [p for x, p in st.spikes if t - x <= window]
+        if not st.spikes:
+            return
+        recent = [p for x, p in st.spikes if t - x <= _SPIKE_WINDOW]
         if len(recent) >= self.config.spike_count:
             spiked = tuple(dict.fromkeys(recent))
             st.faults.append(Condition(
@@ -867,6 +870,8 @@ class Monitor:
         calibration / M maintenance (data not valid while it lasts: an info for the operator;
         the serviced probe's baseline starts again when its normal data resume)."""
         runs = st.flag_run
+        if not runs and all(f == "N" for f in flags.values()):
+            return  # normal data everywhere and no run of another flag to end (nearly always)
         for p, f in flags.items():
             if f == "N":
                 # Normal data (nearly every reading) ends any run of another flag. After a
@@ -1721,9 +1726,10 @@ class Monitor:
                 events += self._noise_summary(st, summary)
         lmax = snap.get("lmax")
         laeq = snap.get("laeq")
-        if is_night(t) and laeq is not None:
+        night = is_night(t)
+        if night and laeq is not None:
             st.night_leq.append((t, laeq))
-        if lmax is not None and is_night(t):
+        if lmax is not None and night:
             lim = gb3096.limit(zone, night=True)
             if gb3096.is_night_burst(lmax, zone):
                 st.bursts.append((t, lmax))
@@ -1744,7 +1750,7 @@ class Monitor:
                     start=recent[0][0], details={"lmax": peak, "limit": lim, "count": len(recent)}), t)
             else:
                 events += self.policy.absent(s.id, "noise_night_burst", t)
-        if laeq is not None and is_night(t):
+        if laeq is not None and night:
             # Per half hour: 22:00 traffic, 03:00 quiet and the 05:30 ramp are different normals.
             key = _night_bin(t)
             b = st.baselines.get(key)
@@ -1802,10 +1808,14 @@ class Monitor:
         if st.hour is None or hour > st.hour:
             st.hour = hour
         if st.hour == hour:
+            sums = st.hour_sums
             for p, v in snap.items():
-                acc = st.hour_sums.setdefault(p, [0.0, 0])
-                acc[0] += v
-                acc[1] += 1
+                acc = sums.get(p)
+                if acc is None:
+                    sums[p] = [0.0 + v, 1]  # as summed from 0.0 (an int, a -0.0)
+                else:
+                    acc[0] += v
+                    acc[1] += 1
         return events
 
     def _close_hour(self, st: _StationState) -> list[Event]:
