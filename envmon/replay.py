@@ -12,7 +12,7 @@ import heapq
 import json
 import math
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,17 +75,44 @@ def read_csv(fh: TextIO, bad: Counter) -> Iterator[Reading]:
 
 
 def reorder(readings: Iterable[Reading], window_s: float) -> Iterator[Reading]:
-    """Yield in nondecreasing time, holding at most ``window_s`` of data time."""
+    """Yield in nondecreasing time, holding at most ``window_s`` of data time.
+
+    Ties keep their arrival order. A file is nearly always in time order already: while the
+    held readings arrive in order they wait in a queue (first in, first out is then the
+    time order), and only a reading older than the newest held one puts them in a heap
+    until it has emptied.
+
+    >>> from envmon.timeutil import parse_time
+    >>> rs = [Reading("S", parse_time(f"2026-07-01T00:0{m}:00Z"), "cod", float(m)) for m in (1, 0, 2, 9)]
+    >>> [r.value for r in reorder(rs, 300)]
+    [0.0, 1.0, 2.0, 9.0]
+    """
+    queue: deque[tuple[float, int, Reading]] = deque()
     heap: list[tuple[float, int, Reading]] = []
     n = 0
     newest = float("-inf")
     for r in readings:
         ts = r.time.timestamp()
-        newest = max(newest, ts)
-        heapq.heappush(heap, (ts, n, r))
+        if ts > newest:
+            newest = ts
+        item = (ts, n, r)
         n += 1
-        while heap and heap[0][0] < newest - window_s:
-            yield heapq.heappop(heap)[2]
+        if heap:
+            heapq.heappush(heap, item)
+        elif not queue or ts >= queue[-1][0]:
+            queue.append(item)
+        else:
+            heap = list(queue)  # sorted, so already a heap
+            queue.clear()
+            heapq.heappush(heap, item)
+        edge = newest - window_s
+        if heap:
+            while heap and heap[0][0] < edge:
+                yield heapq.heappop(heap)[2]
+        else:
+            while queue and queue[0][0] < edge:
+                yield queue.popleft()[2]
+    yield from (r for _, _, r in queue)
     while heap:
         yield heapq.heappop(heap)[2]
 
