@@ -218,7 +218,7 @@ def squash(z: float, scale: float = 3.0) -> float:
 
 
 class RollingStats:
-    """Median and MAD of the last ``size`` values (ring buffer + ``numpy.partition``).
+    """Median and MAD of the last ``size`` values (ring buffer, sorted when they are read).
 
     ``mad`` is scaled to be consistent with the standard deviation of a normal sample and is
     floored at ``floor`` times the typical magnitude so a flat signal does not divide by zero.
