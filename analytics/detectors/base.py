@@ -217,6 +217,12 @@ def squash(z: float, scale: float = 3.0) -> float:
     return 1.0 / (1.0 + r * r)
 
 
+def _middle(s: np.ndarray) -> float:
+    """The median of an array already sorted."""
+    k = len(s) // 2
+    return float(s[k]) if len(s) % 2 else float((s[k - 1] + s[k]) / 2.0)
+
+
 class RollingStats:
     """Median and MAD of the last ``size`` values (ring buffer, sorted when they are read).
 
@@ -261,32 +267,24 @@ class RollingStats:
     def values(self) -> np.ndarray:
         return self.buf[: self.n] if self.n < self.size else self.buf
 
-    def _stats(self) -> tuple[float, float]:
-        if self._cache is None:
-            if self.n == 0:
-                self._cache = (0.0, 0.0)
-            else:
-                # Sorted in place (a copy of the window, and the deviations' own array):
-                # on the core's 72-sample windows a sort is cheaper than two partitions,
-                # and the middle values are the same.
-                v = self.values()
-                n = self.n
-                k = n // 2
-                s = np.sort(v)
-                med = float(s[k]) if n % 2 else float((s[k - 1] + s[k]) / 2.0)
-                d = np.abs(v - med)
-                d.sort()
-                mad = (float(d[k]) if n % 2 else float((d[k - 1] + d[k]) / 2.0)) * self.MAD_TO_SIGMA
-                self._cache = (med, mad)
-        return self._cache
-
     def stats(self) -> tuple[float, float]:
-        """(median, MAD scaled to a standard deviation), read together."""
-        c = self._cache  # read once per score on the core's hot path: no second call
-        return c if c is not None else self._stats()
+        """(median, MAD scaled to a standard deviation), read together; computed again
+        only when the window has moved (see ``every``)."""
+        c = self._cache
+        if c is None:
+            if self.n == 0:
+                c = (0.0, 0.0)
+            else:
+                # One sort for each middle value (the window, then its deviations): on the
+                # core's 72-sample windows cheaper than two partitions, the same values.
+                v = self.values()
+                med = _middle(np.sort(v))
+                c = (med, _middle(np.sort(np.abs(v - med))) * self.MAD_TO_SIGMA)
+            self._cache = c
+        return c
 
     def median(self) -> float:
-        return self._stats()[0]
+        return self.stats()[0]
 
     def mad(self) -> float:
-        return self._stats()[1]
+        return self.stats()[1]
