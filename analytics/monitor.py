@@ -33,7 +33,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from itertools import pairwise
+from itertools import pairwise, takewhile
 from typing import Any
 
 import numpy as np
@@ -1734,7 +1734,8 @@ class Monitor:
             if gb3096.is_night_burst(lmax, zone):
                 st.bursts.append((t, lmax))
             window = timedelta(seconds=self.config.burst_window_s)
-            recent = [b for b in st.bursts if t - b[0] <= window]
+            # The bursts are kept in time order: the window's are the newest few.
+            recent = list(takewhile(lambda b: t - b[0] <= window, reversed(st.bursts)))[::-1]
             # Construction repeats and lifts the level itself; traffic passes leave the
             # night's usual Leq where it was. Compare the last window with this station's nights.
             lifted = self._night_lift(st, t, window)
