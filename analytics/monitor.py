@@ -384,8 +384,17 @@ class Monitor:
         st.flags[r.parameter] = r.flag
         return events
 
-    def tick(self, now: datetime) -> list[Event]:
-        """The live driver's clock: check for silent stations as of ``now``."""
+    def tick(self, now: datetime, *, behind: bool = False) -> list[Event]:
+        """The live driver's clock: check for silent stations as of ``now``.
+
+        ``behind``: the driver is still reading a queue of messages (after a restart, or
+        when the core could not keep pace for a while). Silence is then judged no further
+        than the newest reading handed over so far: a station whose records wait in the
+        queue behind the others' is not silent, it is unread. Once the queue is read, or
+        when nothing arrives at all (a network gone quiet leaves no queue), the driver's
+        clock judges again."""
+        if behind and self._clock is not None and self._clock < now:
+            now = self._clock
         return self._check_offline(now, data_clock=False)
 
     def process_many(self, readings: Iterable[Reading]) -> list[Event]:

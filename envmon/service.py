@@ -170,6 +170,38 @@ class AlertSinks:
                 log.exception("could not write %d alert events to InfluxDB", len(lines))
 
 
+class QueueWatch:
+    """Is the live driver reading a queue? Yes while the last message it handled, no more
+    than ``recent_s`` seconds of wall time ago, carried readings more than ``lag_s`` behind
+    the clock it arrived on (the driver's clock: wall time in production, the simulated
+    time in the demo). A live message is handled a second or so after it was sampled; a
+    queue's (a restart's backlog, or a core that could not keep pace for a while) long
+    after, back to back. A node's own store-and-forward batch also counts: harmless, since
+    the newest reading read so far is then the others' live one.
+
+    >>> from datetime import datetime, timedelta
+    >>> w, t = QueueWatch(), datetime(2026, 7, 14, 2, 0)
+    >>> w.handled(t, t - timedelta(seconds=1), at=100.0); w.behind(at=100.5)
+    False
+    >>> w.handled(t, t - timedelta(minutes=10), at=101.0); w.behind(at=101.5), w.behind(at=107.0)
+    (True, False)
+    """
+
+    def __init__(self, lag_s: float = 30.0, recent_s: float = 5.0) -> None:
+        self.lag_s, self.recent_s = lag_s, recent_s
+        self._lag = 0.0
+        self._at = float("-inf")
+
+    def handled(self, received: datetime, newest: datetime, at: float) -> None:
+        """A message handled at monotonic time ``at``, received on the driver's clock at
+        ``received``, its newest reading sampled at ``newest``."""
+        self._lag = (received - newest).total_seconds()
+        self._at = at
+
+    def behind(self, at: float) -> bool:
+        return at - self._at < self.recent_s and self._lag > self.lag_s
+
+
 class AnalyticsService:
     """Live driver of the pure core; the same ``Monitor`` that ``envmon replay`` runs."""
 
@@ -194,6 +226,8 @@ class AnalyticsService:
             aqi_edition=cfg.aqi_edition, wwtp_grade=cfg.wwtp_grade, industrial_grade=cfg.industrial_grade,
             offline_clock="driver"), permits)
         self.clock = clock or (lambda: datetime.now(UTC))
+        # Silence is not judged past what has been read while a queue is being read.
+        self.queue = QueueWatch()
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
         self.gate = QualityGate(self.registry, self.params, max_future_s=settings.ingest.max_future_s)
@@ -221,6 +255,8 @@ class AnalyticsService:
             events = []
             for r in sorted(decoded.readings, key=lambda r: r.time):
                 events += self.monitor.process(r, received)
+            if decoded.readings:
+                self.queue.handled(received, max(r.time for r in decoded.readings), time.monotonic())
             self.processed += len(decoded.readings)
             self.sinks(events)
             self._derived_buf += [derived_line(d) for d in self.monitor.drain_derived()]
@@ -302,7 +338,7 @@ class AnalyticsService:
             if now is None:
                 continue
             with self._lock:
-                self.sinks(self.monitor.tick(now))
+                self.sinks(self.monitor.tick(now, behind=self.queue.behind(time.monotonic())))
 
     def finish(self) -> None:
         """End of a bounded run (demo, tests): evaluate open snapshots, write what is left."""

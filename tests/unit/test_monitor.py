@@ -380,6 +380,28 @@ def test_live_silence_raised_on_the_driver_clock_then_closed_by_backfill() -> No
     assert [e.type for e in events if e.alert.kind == "station_offline"] == ["raised", "cleared"]
 
 
+@pytest.mark.parametrize("behind", [True, False])
+def test_a_queue_being_read_is_not_silence(behind: bool) -> None:
+    """Live, the driver falls 30 min behind (a restart's backlog, or a core that could not
+    keep pace) and then reads the queue in the broker's order. Told it is reading a queue,
+    the core judges silence no further than the newest reading read: none of the three
+    stations is silent. On the bare clock, every station whose turn has not come looks
+    silent for 30 min (what the demo showed at 180x, its 1-min noise stations raised)."""
+    m = _driver_monitor()
+    readings = stream(["XT_TOWN", "TZ_TOWN", "DZG_DINGZHA"], 3, lambda s, t: {})
+    cut = T0 + timedelta(hours=2)
+    events: list[Event] = []
+    for r in readings:
+        if r.time < cut:  # arriving as sampled
+            events += m.process(r, received=r.time) + m.tick(r.time)
+    now = cut + timedelta(minutes=30)  # the clock ran on while the queue filled
+    for r in readings:
+        if r.time >= cut:
+            events += m.process(r, received=now) + m.tick(now, behind=behind)
+    offline = [e.alert.station for e in events if e.type == "raised" and e.alert.kind == "station_offline"]
+    assert offline == ([] if behind else ["TZ_TOWN", "DZG_DINGZHA"])
+
+
 def test_dry_weather_flow_at_rain_outfall() -> None:
     readings = [Reading("OF_TZ_RAIN", T0 + i * STEP, "flow", 0.0 if i < 40 else 12.0) for i in range(60)]
     _, events = run(readings)
