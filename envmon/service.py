@@ -227,7 +227,7 @@ class AnalyticsService:
             offline_clock="driver"), permits)
         self.clock = clock or (lambda: datetime.now(UTC))
         # Silence is not judged past what has been read while a queue is being read.
-        self.queue = QueueWatch()
+        self.queue_watch = QueueWatch()
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
         self.gate = QualityGate(self.registry, self.params, max_future_s=settings.ingest.max_future_s)
@@ -253,10 +253,11 @@ class AnalyticsService:
         received = self.clock()
         with self._lock:
             events = []
-            for r in sorted(decoded.readings, key=lambda r: r.time):
+            in_order = sorted(decoded.readings, key=lambda r: r.time)
+            for r in in_order:
                 events += self.monitor.process(r, received)
-            if decoded.readings:
-                self.queue.handled(received, max(r.time for r in decoded.readings), time.monotonic())
+            if in_order:
+                self.queue_watch.handled(received, in_order[-1].time, time.monotonic())
             self.processed += len(decoded.readings)
             self.sinks(events)
             self._derived_buf += [derived_line(d) for d in self.monitor.drain_derived()]
@@ -338,7 +339,7 @@ class AnalyticsService:
             if now is None:
                 continue
             with self._lock:
-                self.sinks(self.monitor.tick(now, behind=self.queue.behind(time.monotonic())))
+                self.sinks(self.monitor.tick(now, behind=self.queue_watch.behind(time.monotonic())))
 
     def finish(self) -> None:
         """End of a bounded run (demo, tests): evaluate open snapshots, write what is left."""
