@@ -33,6 +33,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from itertools import pairwise, takewhile
 from typing import Any
 
@@ -43,7 +44,7 @@ from analytics.permits import STANDARD_BY_TYPE, Permit, Permits
 from analytics.policy import AlertPolicy, Condition
 from analytics.standards import Limit, gb3096, gb3838, gb8978, gb18918, hj633
 from envmon.alerts import Event
-from envmon.params import RAIN_MM_H
+from envmon.params import RAIN_MM_H, load_parameters
 from envmon.reading import VALID_FLAGS, Reading
 from envmon.stations import Registry, Station
 from envmon.timeutil import CST, cst_day_start, cst_hour_start, is_night
@@ -88,6 +89,22 @@ def _sample_noise(a: np.ndarray) -> float:
     their spread), so a level that moves slowly adds little to it. Not their spread about
     their median: a steady trend's step is in every difference, and counts as noise."""
     return RollingStats.MAD_TO_SIGMA * float(np.median(np.abs(np.diff(a)))) / _SQRT2
+
+
+@lru_cache(maxsize=1)
+def _labels() -> dict[str, str]:
+    return {p: t.label_zh for p, t in load_parameters().items()}
+
+
+def _zh(*params: str, sep: str = "、") -> str:
+    """Parameters by their Chinese names (``label_zh`` of seeds/parameters.toml), for the
+    messages officials and field teams read; a parameter the table lacks keeps its code.
+
+    >>> _zh("nh3n", "codmn"), _zh("cod")
+    ('氨氮、高锰酸盐指数', '化学需氧量')
+    """
+    labels = _labels()
+    return sep.join(labels.get(p, p) for p in params)
 
 
 def _median(xs: list[float]) -> float:
@@ -577,7 +594,7 @@ class Monitor:
                 and not self._incident_expected(sid, t)):
             st.faults.append(Condition(
                 sid, "water", "sensor_fault", tuple(particles), "info",
-                f"{st.station.name} {','.join(particles)} 同步升高而电导率、氨氮不变，且无降雨：疑似采样管路进泥",
+                f"{st.station.name} {_zh(*particles)} 同步升高而电导率、氨氮不变，且无降雨：疑似采样管路进泥",
                 details={"pattern": "sediment"}))
         self._spikes(st, t, snap)
         self._stuck(st, snap)
@@ -598,7 +615,7 @@ class Monitor:
             where = "其他参数无佐证" if st.station.is_outfall else "其他参数与上下游无佐证"
             st.faults.append(Condition(
                 st.station.id, "water", "sensor_fault", (p,), "info",
-                f"{st.station.name} {p} 单参数突变（z={zs_all[p]:.1f}），{where}，疑似仪器故障",
+                f"{st.station.name} {_zh(p)} 单参数突变（z={zs_all[p]:.1f}），{where}，疑似仪器故障",
                 details={"pattern": "jump", "z": round(zs_all[p], 1)}))
         return bool(lone)
 
@@ -816,7 +833,7 @@ class Monitor:
             spiked = tuple(dict.fromkeys(recent))
             st.faults.append(Condition(
                 st.station.id, st.station.medium, "sensor_fault", spiked, "info",
-                f"{st.station.name} 2小时内 {len(recent)} 次单点尖峰后立即回落（{','.join(spiked)}），"
+                f"{st.station.name} 2小时内 {len(recent)} 次单点尖峰后立即回落（{_zh(*spiked)}），"
                 "疑似传感器/供电干扰",
                 details={"pattern": "spikes", "count": len(recent)}))
 
@@ -859,7 +876,7 @@ class Monitor:
         if stuck:
             st.faults.append(Condition(
                 st.station.id, st.station.medium, "sensor_fault", tuple(stuck), "info",
-                f"{st.station.name} {','.join(stuck)} 读数长时间不变，疑似传感器卡滞",
+                f"{st.station.name} {_zh(*stuck)} 读数长时间不变，疑似传感器卡滞",
                 details={"pattern": "stuck"}))
 
     def _frozen_three_cycles(self, st: _StationState, p: str, run: list) -> bool:
@@ -899,12 +916,12 @@ class Monitor:
         if broken:
             st.faults.append(Condition(
                 st.station.id, st.station.medium, "sensor_fault", broken, "warning",
-                f"{st.station.name} 仪器报告故障/通讯异常（HJ 212 标记 D/B）: {','.join(broken)}",
+                f"{st.station.name} 仪器报告故障/通讯异常（HJ 212 标记 D/B）：{_zh(*broken)}",
                 details={"pattern": "device_flag"}, min_hits=1))
         elif service:
             st.faults.append(Condition(
                 st.station.id, st.station.medium, "sensor_fault", service, "info",
-                f"{st.station.name} 仪器校准/维护中（HJ 212 标记 C/M），期间数据无效: {','.join(service)}",
+                f"{st.station.name} 仪器校准/维护中（HJ 212 标记 C/M），期间数据无效：{_zh(*service)}",
                 details={"pattern": "calibration"}, min_hits=1))
 
     def _dropouts(self, st: _StationState, t: datetime, gap: float) -> None:
@@ -1070,12 +1087,12 @@ class Monitor:
         zmax = max((zs.get(p, 0.0) for p in risen if p != "do"), default=0.0)
         severity = "critical" if zmax >= 15 or len(risen) >= 4 or corroborated else "warning"
         src = inc.source or ""
-        src_name = self.registry[src].name if src in self.registry else src
-        parts = ", ".join(f"{p}↑" if p != "do" else "DO↓" for p in risen)
+        src_name = self.registry.describe_source(src, ids=False) if src else "未定"
+        parts = "、".join(_zh(p) + ("↓" if p == "do" else "↑") for p in risen)
         msg = (f"{st.station.name}（{st.station.river}）疑似偷排：{parts}，"
                f"疑似来源 {src_name}{'（' + inc.source_evidence + '）' if inc.source_evidence else ''}")
         if corroborated:
-            msg += f"；下游 {', '.join(self.registry[s].name for s in inc.seen if s != inc.first_station)} 已印证"
+            msg += f"；下游 {'、'.join(self.registry[s].name for s in inc.seen if s != inc.first_station)} 已印证"
         return Condition(
             inc.first_station, "water", "illegal_discharge", tuple(risen), severity, msg,
             suspected_source=inc.source, confidence=conf, start=inc.first_time,
@@ -1213,7 +1230,7 @@ class Monitor:
             events += self.policy.observe(Condition(
                 s.id, "water", "illegal_discharge", tuple(risen), "critical",
                 f"{s.name} 晴天出流为污水：{level}" if level
-                else f"{s.name} 排口水质突变：{', '.join(p + self._arrow(st, snap, p) for p in risen)}",
+                else f"{s.name} 排口水质突变：{'、'.join(_zh(p) + self._arrow(st, snap, p) for p in risen)}",
                 suspected_source=s.id, confidence=0.9,
                 details={"values": {p: snap[p] for p in risen}},
                 min_hits=1 if measured or (not wet and self._overwhelming(zs, risen)) else None,
@@ -1859,7 +1876,7 @@ class Monitor:
                                           "worst": ",".join(wc.worst)}, hour))
             if wc.cls > target:
                 bad = wc.worse_than(s.target_class)
-                detail = "，".join(f"{p} {means[p]:.3g}" for p in bad)
+                detail = "，".join(f"{_zh(p)} {means[p]:.3g}" for p in bad)
                 events += self.policy.observe(Condition(
                     s.id, "water", "exceedance", bad, "critical" if wc.cls >= 6 else "warning",
                     f"{s.name}（{s.river}）小时均值 {wc.label} 类，劣于目标 {s.target_class} 类：{detail}",
@@ -1887,7 +1904,7 @@ class Monitor:
                         events += self.policy.observe(Condition(
                             s.id, "air", "exceedance", res.primary or tuple(vals),
                             "critical" if res.aqi > 200 else "warning",
-                            f"{s.name} 小时AQI {res.aqi}（{res.category_zh}），首要污染物 {','.join(res.primary)}",
+                            f"{s.name} 小时AQI {res.aqi}（{res.category_zh}），首要污染物 {_zh(*res.primary)}",
                             start=hour, details={"aqi": res.aqi}), t_end)
                     else:
                         events += self.policy.absent(s.id, "exceedance", t_end)
@@ -2041,7 +2058,7 @@ class Monitor:
         details: dict[str, Any] = {"standard": standard, "grade": grade,
                                    "daily_means": {p: round(means[p], 3) for p in broken}}
         if permit is None:
-            detail = "，".join(f"{p} {means[p]:.3g}（限值 {lim}）" for p, lim in broken.items())
+            detail = "，".join(f"{_zh(p)} {means[p]:.3g}（限值 {lim}）" for p, lim in broken.items())
             message = f"{s.name} 日均值超 {standard} {label}：{detail}"
         else:
             message = self._permit_message(s, permit, means, broken, by_permit, f"{standard} {label}")
@@ -2059,7 +2076,7 @@ class Monitor:
         its limits come from), each item with the limit it broke and whose limit that is."""
         basis = f"（依据 {permit.basis}）" if permit.basis else ""
         detail = "，".join(
-            f"{p} {means[p]:.3g}（{'许可' if p in by_permit else standard + ' '}限值 {lim}）"
+            f"{_zh(p)} {means[p]:.3g}（{'许可' if p in by_permit else standard + ' '}限值 {lim}）"
             for p, lim in broken.items())
         return f"{s.name} 日均值超排污许可证 {permit.number}{basis}：{detail}"
 

@@ -101,7 +101,8 @@ def run_demo(*, scenario: str, speed: float, settings_file: str | None, keep: bo
             # A raise shows when the condition began; an update shows when it changed.
             at = a.start if e.type == "raised" else (a.last_seen or a.start)
             when = at.astimezone(CST).strftime("%m-%d %H:%M")
-            src = f" 疑似来源={a.suspected_source} 置信度={a.confidence:.2f}" if a.suspected_source else ""
+            src = (f" 疑似来源={registry.describe_source(a.suspected_source)} 置信度={a.confidence:.2f}"
+                   if a.suspected_source else "")
             tag = {"raised": "告警", "updated": "更新"}[e.type]
             # tqdm.write keeps the progress bar on its own line under the alerts
             tqdm.write(f"  [{tag}] {when} {a.station_name or a.station} {KIND_ZH[a.kind]}({a.kind}) "

@@ -256,6 +256,36 @@ class Registry(Mapping[str, Station]):
     def outfalls_into(self, sid: str) -> list[Station]:
         return [s for s in self._by_id.values() if s.is_outfall and s.discharges_into == sid]
 
+    def describe_source(self, source: str, *, ids: bool = True) -> str:
+        """A suspected source (DESIGN.md: an outfall's id, or a river segment
+        ``"<upstream id>..<station id>"``) in words for the officials and field teams who read
+        the alert: a station by its name, a segment as the reach between two stations. A
+        segment whose upstream end is empty (``"..<station id>"``: the core found no single
+        station above it, at a headwater or below a confluence) is the reach above the
+        station. ``ids`` adds each station's id after its name. Ids the registry does not know
+        are shown as they are.
+
+        >>> reg = load_registry()
+        >>> reg.describe_source("OF_TZ_RAIN")
+        '陶庄工业区雨水排口(OF_TZ_RAIN)'
+        >>> reg.describe_source("LXT_TAOZHUANG..TZ_TOWN", ids=False)
+        '芦墟塘陶庄枢纽至陶庄镇河之间河段'
+        >>> reg.describe_source("..LXT_LUXU")
+        '芦墟塘芦墟(LXT_LUXU)以上河段'
+        """
+        def place(sid: str) -> str:
+            st = self._by_id.get(sid)
+            if st is None:
+                return sid
+            return f"{st.name}({sid})" if ids else st.name
+
+        if ".." not in source:
+            return place(source)
+        up, down = source.split("..", 1)
+        if not up:
+            return f"{place(down)}以上河段"
+        return f"{place(up)}至{place(down)}之间河段"
+
     def visible_to(self, jurisdiction: str) -> list[Station]:
         return [s for s in self._by_id.values() if s.visible_to(jurisdiction)]
 

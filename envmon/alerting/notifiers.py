@@ -138,10 +138,6 @@ class MessageFormatter:
     def link(self, alert_id: str) -> str:
         return f"{self.link_base}/m/#{urllib.parse.quote(alert_id)}"
 
-    def _place(self, sid: str) -> str:
-        st = self._reg().get(sid)
-        return f"{st.name}({sid})" if st else sid
-
     def format(self, alert: Alert | StoredAlert, note: str | None = None) -> Message:
         a, severity, status = _alert_of(alert)
         st = self._reg().get(a.station)
@@ -162,12 +158,7 @@ class MessageFormatter:
             since += f"，最近 {to_cst(a.last_seen):%H:%M}"
         lines.append(since)
         if a.suspected_source:
-            src = a.suspected_source
-            if ".." in src:
-                up, down = src.split("..", 1)
-                src_text = f"{self._place(up)} 至 {self._place(down)} 河段"
-            else:
-                src_text = self._place(src)
+            src_text = self._reg().describe_source(a.suspected_source)
             conf = f"，置信度 {round(a.confidence * 100)}%" if a.confidence is not None else ""
             lines.append(f"疑似来源：{src_text}{conf}")
         if a.message:

@@ -80,9 +80,13 @@ def test_discharge_alert_localised_and_corroborated_downstream() -> None:
     assert a.suspected_source == "OF_LX_IND"
     assert a.start == T1
     assert {"cond", "nh3n"} <= set(a.parameters)
+    # Read by officials and field teams: the markers and the source by their Chinese names.
+    assert "电导率↑" in a.message and "氨氮↑" in a.message and "芦墟印染企业排口" in a.message
+    assert "cond" not in a.message and "OF_LX_IND" not in a.message
     upd = [e.alert for e in events if e.type == "updated" and e.alert.id == a.id]
     assert upd and "TZ_TOWN" in upd[-1].details["seen_at"]
     assert upd[-1].confidence > a.confidence
+    assert "下游 陶庄镇河 于" in upd[-1].message and "印证" in upd[-1].message
     # nothing else pretends to be pollution
     assert not [e for e in events if e.type == "raised" and e.alert.kind in ("sensor_fault", "anomaly")]
 
@@ -95,6 +99,18 @@ def test_upstream_station_quiet_gives_segment_or_outfall_source() -> None:
     (a,) = [e.alert for e in events if e.type == "raised" and e.alert.kind == "illegal_discharge"]
     assert a.station == "XT_TOWN" and a.suspected_source == "OF_XT_RAIN"
     assert 0 < a.confidence <= 1
+
+
+def test_a_reach_with_no_outfall_station_is_named_as_the_reach_above_the_station() -> None:
+    # LXT_LUXU has no station above it in the registry and no outfall into it: the source is
+    # the reach above it ("..LXT_LUXU", DESIGN.md's segment), which the message words.
+    def at_luxu(sid: str, t: datetime) -> dict:
+        return PLUME if sid == "LXT_LUXU" and between(t, T1, 40) else {}
+
+    _, events = run(stream(["LXT_LUXU"], 8, at_luxu))
+    (a,) = [e.alert for e in events if e.type == "raised" and e.alert.kind == "illegal_discharge"]
+    assert a.suspected_source == "..LXT_LUXU"
+    assert "疑似来源 芦墟塘芦墟以上河段" in a.message and ".." not in a.message
 
 
 def test_lone_jump_is_a_sensor_fault_not_pollution() -> None:
@@ -1471,13 +1487,13 @@ def test_a_factorys_effluent_changing_is_caught_by_its_cod_and_ph() -> None:
     events = _factory(lambda t: {"cod": 16.0, "ph": 0.35} if between(t, T1, 75) else {})
     (a,) = _raised(events)
     assert a.station == "OF_YZ_IND" and {"cod", "ph"} <= set(a.parameters)
-    assert T1 <= a.start <= T1 + timedelta(minutes=15) and "cod↑" in a.message and "ph↑" in a.message
+    assert T1 <= a.start <= T1 + timedelta(minutes=15) and "化学需氧量↑" in a.message and "pH↑" in a.message
     assert not _raised(events, "sensor_fault")
 
 
 def test_a_factorys_effluent_turning_acid_is_told_by_its_ph_going_down() -> None:
     (a,) = _raised(_factory(lambda t: {"cod": 16.0, "ph": -0.35} if between(t, T1, 75) else {}))
-    assert "cod↑" in a.message and "ph↓" in a.message
+    assert "化学需氧量↑" in a.message and "pH↓" in a.message
 
 
 @pytest.mark.parametrize("add", [{"cod": 16.0}, {"cod": 16.0, "turb": 25.0}],
@@ -1645,7 +1661,7 @@ def test_a_factorys_day_is_judged_by_the_permit_in_force(permits: str, raised: b
     (a,) = found
     assert a.parameters == ("cod",) and a.severity == "warning" and a.start == day
     assert a.details["permit"] == "P-1" and a.details["permit_basis"] == "DB 示例"
-    assert "日均值超排污许可证 P-1（依据 DB 示例）：cod 90（许可限值 ≤ 80 mg/L）" in a.message
+    assert "日均值超排污许可证 P-1（依据 DB 示例）：化学需氧量 90（许可限值 ≤ 80 mg/L）" in a.message
     assert judged.fields["permit"] == "P-1" and judged.fields["ph"] == pytest.approx(7.6, abs=0.05)
 
 
@@ -1660,8 +1676,8 @@ def test_a_permit_judges_the_items_it_lists_and_the_standard_the_rest() -> None:
     m = Monitor(REG, permits=_permit("OF_XT_WWTP", {"nh3n": 1.5}))
     (a,) = _raised(m.process_many(stream(["OF_XT_WWTP"], 60, effluent)) + m.flush(), "exceedance")
     assert set(a.parameters) == {"nh3n", "cod"} and a.severity == "warning"  # 1.6 and 1.3 times: under 2
-    assert "nh3n 2.45（许可限值 ≤ 1.5 mg/L）" in a.message
-    assert "cod 66（GB 18918-2002 1A 标准 限值 ≤ 50 mg/L）" in a.message
+    assert "氨氮 2.45（许可限值 ≤ 1.5 mg/L）" in a.message
+    assert "化学需氧量 66（GB 18918-2002 1A 标准 限值 ≤ 50 mg/L）" in a.message
 
 
 def test_an_industrial_grade_gb8978_does_not_have_is_refused() -> None:

@@ -64,6 +64,13 @@ def test_segment_source_and_boundary_jurisdictions():
     assert "嘉善、青浦" in m.text
 
 
+def test_reach_above_a_station_is_worded_not_left_half_empty():
+    # "..LXT_LUXU": no single station above it. Before, the text read " 至 芦墟塘芦墟(LXT_LUXU) 河段".
+    m = FMT.format(alert(station="LXT_LUXU", suspected_source="..LXT_LUXU"))
+    assert "疑似来源：芦墟塘芦墟(LXT_LUXU)以上河段，置信度 82%" in m.text
+    assert "至" not in m.text
+
+
 def test_note_line_is_included():
     assert "请处置：嘉善执法" in FMT.format(alert(), "请处置：嘉善执法").text
 
