@@ -35,7 +35,12 @@ _PARAM = re.compile(r"^[a-z0-9_]{1,32}$")
 
 
 class ReadingError(ValueError):
-    pass
+    """A reading that breaks an invariant; ``reason`` names which, in a few words that
+    count well (the message says which value)."""
+
+    def __init__(self, message: str, reason: str = "bad reading") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,15 +53,15 @@ class Reading:
 
     def __post_init__(self) -> None:
         if not isinstance(self.station, str) or not _ID.match(self.station):
-            raise ReadingError(f"bad station id {self.station!r}")
+            raise ReadingError(f"bad station id {self.station!r}", "bad station id")
         if not isinstance(self.parameter, str) or not _PARAM.match(self.parameter):
-            raise ReadingError(f"bad parameter name {self.parameter!r}")
+            raise ReadingError(f"bad parameter name {self.parameter!r}", "bad parameter name")
         if self.time.tzinfo is None:
-            raise ReadingError("reading time must carry a UTC offset")
+            raise ReadingError("reading time must carry a UTC offset", "time without UTC offset")
         if isinstance(self.value, bool) or not isinstance(self.value, (int, float)) or not math.isfinite(self.value):
-            raise ReadingError(f"value of {self.parameter} is not a finite number: {self.value!r}")
+            raise ReadingError(f"value of {self.parameter} is not a finite number: {self.value!r}", "value not finite")
         if self.flag not in FLAGS:
-            raise ReadingError(f"unknown data flag {self.flag!r} (HJ 212: {''.join(FLAGS)})")
+            raise ReadingError(f"unknown data flag {self.flag!r} (HJ 212: {''.join(FLAGS)})", "unknown data flag")
 
     @classmethod
     def trusted(cls, station: str, time: datetime, parameter: str, value: float, flag: str = "N") -> Reading:

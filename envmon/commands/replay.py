@@ -75,7 +75,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"{res.readings} readings in {res.seconds:.1f} s ({res.rate:,.0f} readings/s), "
           f"{res.alerts} alerts: " + ", ".join(f"{k} {n}" for k, n in sorted(res.by_kind.items())))
     if res.bad_rows:
-        print(f"skipped rows: {dict(res.bad_rows)}")
+        print(f"skipped {sum(res.bad_rows.values())} rows: "
+              + ", ".join(f"{why} {n}" for why, n in res.bad_rows.most_common()))
     if args.alerts_out:
         print(f"alerts written to {args.alerts_out}")
     return 0

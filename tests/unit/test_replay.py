@@ -216,4 +216,32 @@ def test_every_row_of_a_known_station_and_parameter_is_still_checked() -> None:
     bad: Counter = Counter()
     got = list(read_csv(io.StringIO(text), bad))
     assert [(r.value, r.flag) for r in got] == [(18.2, "N"), (18.6, "N")]
-    assert bad == Counter(ReadingError=4, TimeFormatError=1, ValueError=1)
+    assert bad == Counter({"value not finite": 2, "unknown data flag": 1, "bad station id": 1,
+                           "time not ISO 8601 with an offset": 1, "value not a number": 1})
+
+
+def test_unknown_stations_and_broken_rows_are_counted_by_name_and_good_rows_kept(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # A station the registry does not know is no reading of this network: its rows are
+    # counted under its id (one by one up to UNKNOWN_KEYS ids, the rest together) and never
+    # reach the core; the good rows around them are all replayed.
+    from envmon.cli import main
+    from envmon.replay import UNKNOWN_KEYS
+
+    rows = ["time,station,parameter,value,flag"]
+    for m in range(0, 60, 5):
+        t = format_time(T0 + timedelta(minutes=m))
+        rows += [f"{t},TZ_TOWN,cod,18.{m % 10},N", f"{t},NOPE,cod,1,N", f"{t},TZ_TOWN"]
+    rows += [f"{format_time(T0)},GHOST_{i},cod,1,N" for i in range(UNKNOWN_KEYS + 3)]
+    path = tmp_path / "r.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    bad: Counter = Counter()
+    with open(path, encoding="utf-8") as fh:
+        got = list(read_csv(fh, bad, load_registry()))
+    assert len(got) == 12 and {r.station for r in got} == {"TZ_TOWN"}
+    assert bad["unknown station NOPE"] == 12 and bad["row shorter than the header"] == 12
+    assert bad["unknown station (others)"] == 4  # NOPE and 19 ghosts by name, 4 ghosts together
+    assert main(["replay", str(path), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("12 readings in ") and "unknown station NOPE 12" in out
+    assert "row shorter than the header 12" in out
