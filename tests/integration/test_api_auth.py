@@ -211,3 +211,21 @@ def test_token_from_env():
                                    "env": "TOK"}], env={"TOK": "s3cret"})
     p = ts.authenticate("s3cret")
     assert p is not None and p.jurisdictions == JURS
+
+
+@pytest.mark.parametrize(("source", "name"), [
+    ("OF_TZ_RAIN", "陶庄工业区雨水排口"),
+    ("LXT_TAOZHUANG..TZ_TOWN", "芦墟塘陶庄枢纽至陶庄镇河之间河段"),
+    ("..TZ_TOWN", "陶庄镇河以上河段"),
+])
+def test_the_field_page_gets_the_suspected_source_in_words(world, source, name):
+    # The field page shows suspected_source_name; a river segment has a name too (before,
+    # only an outfall's id was looked up and a segment showed as "A..B").
+    client, store = world
+    t = T0 + timedelta(hours=1)
+    a = Alert(id=alert_id("TZ_TOWN", "illegal_discharge", t), kind="illegal_discharge", station="TZ_TOWN",
+              medium="water", parameters=("nh3n",), start=t, severity="warning", message="test",
+              suspected_source=source, confidence=0.5)
+    store.apply(Event("raised", a))
+    r = call(client, "GET", f"/api/v1/alerts/{a.id}", None, token_of("viewer", "jiashan"))
+    assert r.status_code == 200 and r.json()["suspected_source_name"] == name
