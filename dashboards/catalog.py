@@ -631,7 +631,7 @@ def alerts_dashboard(registry: Registry, std: Standards) -> Dashboard:
         Table(title="告警事件（产生 / 更新 / 解除）",
               targets=(Target('SELECT "event", "station_name", "kind", "severity", "medium", '
                               '"jurisdiction", "message", "parameters", "confidence", '
-                              '"suspected_source", "id", "station" FROM "alerts" WHERE '
+                              '"source_name", "suspected_source", "id", "station" FROM "alerts" WHERE '
                               f'$timeFilter AND {flt} ORDER BY time DESC LIMIT 500',
                               result_format="table"),),
               sort_by="Time", width=24, height=12,
@@ -646,7 +646,8 @@ def alerts_dashboard(registry: Registry, std: Standards) -> Dashboard:
                       ValueText(k, SEVERITY_ZH[k], SEVERITY_COLOR[k]) for k in SEVERITIES)))),
                   Override("byName", "confidence", (("displayName", "置信度"),
                                                     ("unit", "percentunit"))),
-                  Override("byName", "suspected_source", (("displayName", "疑似来源"),)),
+                  Override("byName", "source_name", (("displayName", "疑似来源"),)),
+                  Override("byName", "suspected_source", (("displayName", "来源编码"),)),
                   Override("byName", "message", (("displayName", "内容"),)),
               )),
     )

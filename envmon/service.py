@@ -74,7 +74,11 @@ class IngestService:
         return self.ingestor.stats
 
 
-def alert_line(event: Event) -> str:
+def alert_line(event: Event, registry: Registry | None = None) -> str:
+    """The ``alerts`` point of an alert event. With the registry, a suspected source also
+    gets ``source_name``, the source in words (an outfall's name, a river segment as the
+    reach between two stations), which the dashboards show: "..LXT_LUXU" means nothing to
+    the bureau's staff."""
     a = event.alert
     t = a.start if event.type == "raised" else (a.end if event.type == "cleared" and a.end else a.last_seen or a.start)
     fields: dict[str, object] = {
@@ -85,6 +89,8 @@ def alert_line(event: Event) -> str:
         fields["confidence"] = float(a.confidence)
     if a.suspected_source:
         fields["suspected_source"] = a.suspected_source
+        if registry is not None:
+            fields["source_name"] = registry.describe_source(a.suspected_source, ids=False)
     tags = {"station": a.station, "jurisdiction": a.jurisdiction or "", "kind": a.kind,
             "severity": a.severity, "medium": a.medium}
     return line("alerts", tags, fields, epoch_ns(t) // 1_000_000)
@@ -155,7 +161,7 @@ class AlertSinks:
                     except Exception:
                         self.failures["mqtt"] += 1
                         log.exception("could not publish %s on MQTT", e.alert.id)
-            lines.append(alert_line(e))
+            lines.append(alert_line(e, self.registry))
             for fn in self.listeners:
                 try:
                     fn(e)

@@ -124,7 +124,8 @@ def synthetic_lines(stations: list[Station], now: int) -> list[str]:
         common = {"id": f"{kind[:4]}-{s.id}-x", "message": f"{s.name} 测试告警",
                   "parameters": "nh3n,tp", "station_name": s.name}
         out.append(line("alerts", tags, {**common, "event": "raised", "open": 1,
-                                         "confidence": 0.8, "suspected_source": "OF_TZ_RAIN"},
+                                         "confidence": 0.8, "suspected_source": "OF_TZ_RAIN",
+                                         "source_name": "陶庄工业区雨水排口"},
                         start))
         out.append(line("alerts", tags, {**common, "event": "updated", "open": 1}, start + 600))
         if n % 3 == 0:

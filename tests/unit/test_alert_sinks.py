@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from envmon.alerts import Alert, Event
-from envmon.service import AlertSinks
+from envmon.service import AlertSinks, alert_line
 from envmon.stations import load_registry
 from envmon.timeutil import parse_time
 
@@ -27,3 +27,12 @@ def test_a_failing_sink_is_counted_and_the_others_still_get_the_event() -> None:
     assert [e.alert.id for e in heard] == ["a1"]
     assert sinks.failures["store"] == 1
     assert sinks.failures["mqtt"] == len(REG["TZ_TOWN"].jurisdictions)
+
+
+def test_the_alerts_point_carries_the_source_in_words_for_the_dashboards() -> None:
+    a = Alert(id="a2", kind="illegal_discharge", station="LXT_LUXU", medium="water", parameters=("nh3n",),
+              start=parse_time("2026-07-14T02:00:00+08:00"), severity="warning", message="氨氮↑",
+              suspected_source="..LXT_LUXU", confidence=0.45)
+    point = alert_line(Event("raised", a), REG)
+    assert 'suspected_source="..LXT_LUXU"' in point and 'source_name="芦墟塘芦墟以上河段"' in point
+    assert "source_name" not in alert_line(Event("raised", a))  # no registry, no words
