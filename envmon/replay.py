@@ -69,6 +69,7 @@ def read_csv(fh: TextIO, bad: Counter, stations: Container[str] | None = None) -
     # dozen of each millions of times, and checking them once is enough (the value and the
     # flag are checked on every row, as Reading checks them).
     known: set[tuple[str, str]] = set()
+    unknown: set[str] = set()  # station ids not in ``stations``, counted by name
     for row in reader:
         try:
             ts = row[it]
@@ -83,11 +84,13 @@ def read_csv(fh: TextIO, bad: Counter, stations: Container[str] | None = None) -
                 continue
             r = Reading(sid, t, p, v, flag)
             if stations is not None and sid not in stations:
-                # Checked with the pair, once per pair that is let through: an unknown
-                # station's pair never is, so its rows come here every time.
-                unknown = sum(1 for k in bad if k.startswith("unknown station "))
-                bad[f"unknown station {sid}" if f"unknown station {sid}" in bad or unknown < UNKNOWN_KEYS
-                    else "unknown station (others)"] += 1
+                # Checked here, off the fast path above: a known station's pair joins
+                # ``known`` once, an unknown station's never does.
+                if sid in unknown or len(unknown) < UNKNOWN_KEYS:
+                    unknown.add(sid)
+                    bad[f"unknown station {sid}"] += 1
+                else:
+                    bad["unknown station (others)"] += 1
                 continue
             if len(known) < 100_000:
                 known.add((sid, p))
