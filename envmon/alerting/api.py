@@ -273,9 +273,7 @@ def create_app(*, store: AlertStore, tokens: TokenStore, registry: Registry | No
         d["river"] = st.river if st else None
         d["lat"], d["lon"] = (st.lat, st.lon) if st else (None, None)
         src_id = rec.alert.suspected_source
-        if src_id and src_id in reg:
-            d["suspected_source_name"] = reg[src_id].name
-        elif src_id and ".." in src_id:
+        if src_id:
             d["suspected_source_name"] = reg.describe_source(src_id, ids=False)
         d["parameter_labels"] = {p: labels.get(p, p) for p in rec.alert.parameters}
         return d
