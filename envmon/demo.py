@@ -92,6 +92,7 @@ def run_demo(*, scenario: str, speed: float, settings_file: str | None, keep: bo
         f"db={settings.influx.database}")
 
     lock = threading.Lock()
+    labels = {q: t.label_zh for q, t in load_parameters().items()}
 
     def show(e: Event) -> None:
         a = e.alert
@@ -106,7 +107,8 @@ def run_demo(*, scenario: str, speed: float, settings_file: str | None, keep: bo
             tag = {"raised": "告警", "updated": "更新"}[e.type]
             # tqdm.write keeps the progress bar on its own line under the alerts
             tqdm.write(f"  [{tag}] {when} {a.station_name or a.station} {KIND_ZH[a.kind]}({a.kind}) "
-                       f"{SEVERITY_ZH[a.severity]} {','.join(a.parameters)}{src}", file=out)
+                       f"{SEVERITY_ZH[a.severity]} {'、'.join(labels.get(q, q) for q in a.parameters)}{src}",
+                       file=out)
 
     # The simulated clock: the time of the latest instant the nodes sampled.
     sim_now: list[datetime] = [datetime.fromtimestamp((sc.live_from or sc.start).timestamp(), UTC)]

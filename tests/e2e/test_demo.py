@@ -42,8 +42,9 @@ def test_demo_end_to_end(services: Ports, unique: str, tmp_path: Path, monkeypat
         db_alerts = sqlite3.connect(tmp_path / "work" / "alerts.sqlite")
         stations = {r[0] for r in db_alerts.execute("SELECT station FROM alerts WHERE kind = 'illegal_discharge'")}
         assert stations & downstream, text
-        # the console line a watcher reads names the severity in Chinese
-        assert re.search(r"\[告警\] \S+ \S+ \S+ 疑似偷排\(illegal_discharge\) (提示|警告|严重) ", text), text
+        # the console line a watcher reads names the severity, the parameters and the source in Chinese
+        assert re.search(r"\[告警\] \S+ \S+ \S+ 疑似偷排\(illegal_discharge\) (提示|警告|严重) \S*电导率", text), text
+        assert "疑似来源=陶庄工业区雨水排口(OF_TZ_RAIN)" in text, text
         # every panel query returns data from the demo (annotations may rightly be empty)
         sc = load_scenario("demo-night")
         data = f"time >= '{format_time(sc.start)}' AND time <= '{format_time(sc.end)}'"
