@@ -195,6 +195,14 @@ class MonitorConfig:
     # draws once a cycle (an hour) and reports up to a cycle after it drew, so a plume the
     # probe saw is in a result at most two cycles later.
     front_memory_s: float = 2 * 3600.0
+    # A parameter far out with no other beside it (``_lone_jump``, the fault pattern) for this
+    # long is the instrument's, not the water's: while it stays ``z_rise`` out it no longer
+    # counts as a marker of a discharge, and a discharge there must be shown by the others.
+    # A plume's company comes within the hour (the probes' next samples, the analysers' next
+    # result); a probe's offset stays alone until maintenance, and an other marker wandering
+    # to ``z_support`` beside it by chance read as a discharge (13 % of the simulator's
+    # probe offsets reported as pollution on 108 months, 2026-12-07).
+    fault_hold_s: float = 3600.0
     outfall_flow_l_s: float = 1.0  # flow at a rain outfall above this is a discharge
     stuck_samples: int = 12
     # A held result (an hourly analyser's, or a coarse probe's) must stay frozen for three
@@ -320,6 +328,7 @@ class _StationState:
     alerted_at: datetime | None = None  # last evaluation with the outfall's discharge alert open
     offline: bool = False
     heard: datetime | None = None  # driver's clock when the station's data last arrived (live)
+    lone: dict[str, datetime] = field(default_factory=dict)  # param -> since when far out alone (a fault)
 
 
 class Monitor:
@@ -555,7 +564,8 @@ class Monitor:
 
     def _river(self, st: _StationState, t: datetime, snap: dict[str, float]) -> list[Event]:
         sid = st.station.id
-        zs = {p: z for p in (*RISE_PARAMS, "do") if p in snap and (z := self._z(st, p, snap[p])) is not None}
+        zs_all = {p: z for p in (*RISE_PARAMS, "do") if p in snap and (z := self._z(st, p, snap[p])) is not None}
+        zs = self._without_faulty(st, t, zs_all)
         rain = self._raining(t, self.config.rain_memory_s)
         params = [p for p in RISE_PARAMS if not (rain and p == "turb")]
         signature, risen, do_down = self._correlated_rise(zs, params, with_do=True)
@@ -585,7 +595,7 @@ class Monitor:
             events += self._discharge(st, t, snap, ev, risen + (["do"] if do_down else []), rain)
         else:
             events += self.policy.absent(sid, "illegal_discharge", t)
-        lone = self._lone_jump(st, snap, zs, signature or self._incident_expected(sid, t))
+        lone = self._lone_jump(st, t, snap, zs_all, signature or self._incident_expected(sid, t))
         # Particles without dissolved markers, in dry weather, at one station only: sediment
         # drawn into the sample line (or a fouled turbidity window), not a discharge.
         particles = [p for p in PARTICLE if zs.get(p, 0.0) >= self.config.z_rise]
@@ -601,23 +611,38 @@ class Monitor:
         self._learn(st, snap, t, protect=signature or lone)
         return events
 
-    def _lone_jump(self, st: _StationState, snap: dict[str, float], zs: dict[str, float], explained: bool) -> bool:
+    def _lone_jump(self, st: _StationState, t: datetime, snap: dict[str, float], zs: dict[str, float],
+                   explained: bool) -> bool:
         """One parameter far out (``z_fault``) with no other at ``Z_SUPPORT``: a sensor, not the
         water (the issue's "single parameter jumping without support"), noted as a fault unless
         a signature or a plume expected from upstream ``explained`` it. Flow, level, turbidity
-        and rain move alone for reasons of their own (``JUMP_OK``). Returns whether any
-        parameter was that far out, so that the baseline does not learn it."""
+        and rain move alone for reasons of their own (``JUMP_OK``). Remembers since when each
+        such parameter has been out (``st.lone``, until it is back within ``z_rise``: see
+        ``fault_hold_s``). Returns whether any parameter was that far out, so that the
+        baseline does not learn it."""
         zs_all = {**zs, **{p: z for p in snap if p not in zs and (z := self._z(st, p, snap[p])) is not None}}
+        if st.lone:
+            for p in [p for p in st.lone if p in zs_all and abs(zs_all[p]) < self.config.z_rise]:
+                del st.lone[p]
         lone = [p for p, z in zs_all.items() if abs(z) >= self.config.z_fault and p not in JUMP_OK]
         supported = [p for p, z in zs_all.items() if abs(z) >= Z_SUPPORT and p not in lone]
         if len(lone) == 1 and not supported and not explained:
             p = lone[0]
+            st.lone.setdefault(p, t)
             where = "其他参数无佐证" if st.station.is_outfall else "其他参数与上下游无佐证"
             st.faults.append(Condition(
                 st.station.id, "water", "sensor_fault", (p,), "info",
                 f"{st.station.name} {_zh(p)} 单参数突变（z={zs_all[p]:.1f}），{where}，疑似仪器故障",
                 details={"pattern": "jump", "z": round(zs_all[p], 1)}))
         return bool(lone)
+
+    def _without_faulty(self, st: _StationState, t: datetime, zs: dict[str, float]) -> dict[str, float]:
+        """``zs`` without the parameters that have been far out alone for ``fault_hold_s`` or
+        longer (:meth:`_lone_jump`): the instrument's, not evidence of a discharge."""
+        if not st.lone:
+            return zs
+        held = [p for p, since in st.lone.items() if (t - since).total_seconds() >= self.config.fault_hold_s]
+        return {p: z for p, z in zs.items() if p not in held} if held else zs
 
     def _with_front(self, st: _StationState, t: datetime, snap: dict[str, float],
                     zs: dict[str, float]) -> dict[str, float]:
@@ -1190,7 +1215,8 @@ class Monitor:
                     suspected_source=s.id, confidence=conf, details={"flow": flow}), t)
             else:
                 events += self.policy.absent(s.id, "dry_weather_flow", t)
-        zs = {p: z for p in CHEMISTRY if p in snap and (z := self._z(st, p, snap[p])) is not None}
+        zs_all = {p: z for p in CHEMISTRY if p in snap and (z := self._z(st, p, snap[p])) is not None}
+        zs = self._without_faulty(st, t, zs_all)
         # Two markers clearly out (an outfall's own water changing), or the correlated rise
         # of the rivers' rule, which also weighs moderate company of a dissolved marker.
         risen = [p for p, z in zs.items() if z >= self.config.z_rise]
@@ -1240,7 +1266,7 @@ class Monitor:
         if self.policy.is_open(s.id, "illegal_discharge"):
             st.alerted_at = t
         # A probe jumping alone is a fault here as in a river; in a storm everything moves.
-        lone = not wet and self._lone_jump(st, snap, zs, signature)
+        lone = not wet and self._lone_jump(st, t, snap, zs_all, signature)
         # A rain outfall's chemistry in and after a storm says nothing about its dry-weather
         # normal: keep storms out of its baseline, however long they last (a storm is not a
         # new regime; learnt after ``protect_max_s``, a day of rain would make the runoff

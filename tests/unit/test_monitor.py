@@ -123,6 +123,42 @@ def test_lone_jump_is_a_sensor_fault_not_pollution() -> None:
     assert "illegal_discharge" not in kinds
 
 
+def test_a_marker_far_out_alone_for_an_hour_is_no_discharge_when_another_wanders_beside_it() -> None:
+    # An NH3-N electrode offset by 6 mg/L at a river station, alone: a fault. Two hours on, DO
+    # dips for 20 min as it does on its own at night (z about -3 against its spread). Before 2026-12-07 the offset
+    # led that dip into a discharge signature (13 % of the simulator's probe offsets were
+    # reported as pollution); an hour alone makes NH3-N the instrument's, not the water's.
+    def offset_then_dip(sid: str, t: datetime) -> dict:
+        if sid != "XT_TOWN" or t < T1:
+            return {}
+        return {"nh3n": 6.0, "do": -0.6} if between(t, T1 + timedelta(hours=2), 20) else {"nh3n": 6.0}
+
+    _, events = run(stream(["XT_TOWN"], 10, offset_then_dip))
+    assert not _raised(events)
+    (a,) = _raised(events, "sensor_fault")
+    assert a.parameters == ("nh3n",)
+    # The same dip beside the offset in its first hour is still read as a discharge: a plume's
+    # company comes within the hour, and the rule must not wait longer than that.
+    m = Monitor(REG, MonitorConfig(fault_hold_s=4 * 3600.0))
+    assert _raised(m.process_many(stream(["XT_TOWN"], 10, offset_then_dip)) + m.flush())
+
+
+def test_a_discharge_beside_a_faulty_marker_is_raised_by_the_others() -> None:
+    # The NH3-N electrode offset for two hours; then a plume whose salts, COD, particles and
+    # oxygen demand show it: raised, on the other instruments, without the faulty one.
+    def offset_then_plume(sid: str, t: datetime) -> dict:
+        if sid != "XT_TOWN" or t < T1:
+            return {}
+        if between(t, T1 + timedelta(hours=2), 45):
+            return {**{p: v for p, v in PLUME.items() if p != "nh3n"}, "nh3n": 6.0}
+        return {"nh3n": 6.0}
+
+    _, events = run(stream(["XT_TOWN"], 10, offset_then_plume))
+    (a,) = _raised(events)
+    assert "nh3n" not in a.parameters and {"cond", "cod"} <= set(a.parameters)
+    assert T1 + timedelta(hours=2) <= a.start <= T1 + timedelta(hours=2, minutes=15)
+
+
 @pytest.mark.parametrize("sid, param, shift", [
     ("OF_DZ_WWTP", "nh3n", 2.0), ("OF_YZ_IND", "nh3n", 2.0), ("OF_TZ_RAIN", "nh3n", 2.0),
     ("XT_TOWN", "ph", 0.8), ("OF_DZ_WWTP", "ph", 0.8)])
