@@ -199,7 +199,7 @@ class MonitorConfig:
     # long is the instrument's, not the water's: while it stays ``z_rise`` out it no longer
     # counts as a marker of a discharge, and a discharge there must be shown by the others.
     # A plume's company comes within the hour (the probes' next samples, the analysers' next
-    # result); a probe's offset stays alone until maintenance, and an other marker wandering
+    # result); a probe's offset stays alone until maintenance, and another marker wandering
     # to ``z_support`` beside it by chance read as a discharge (13 % of the simulator's
     # probe offsets reported as pollution on 108 months, 2026-12-07).
     fault_hold_s: float = 3600.0
