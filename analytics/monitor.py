@@ -33,7 +33,6 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import lru_cache
 from itertools import pairwise, takewhile
 from typing import Any
 
@@ -91,20 +90,15 @@ def _sample_noise(a: np.ndarray) -> float:
     return RollingStats.MAD_TO_SIGMA * float(np.median(np.abs(np.diff(a)))) / _SQRT2
 
 
-@lru_cache(maxsize=1)
-def _labels() -> dict[str, str]:
-    return {p: t.label_zh for p, t in load_parameters().items()}
-
-
-def _zh(*params: str, sep: str = "、") -> str:
+def _zh(*params: str) -> str:
     """Parameters by their Chinese names (``label_zh`` of seeds/parameters.toml), for the
     messages officials and field teams read; a parameter the table lacks keeps its code.
 
     >>> _zh("nh3n", "codmn"), _zh("cod")
     ('氨氮、高锰酸盐指数', '化学需氧量')
     """
-    labels = _labels()
-    return sep.join(labels.get(p, p) for p in params)
+    table = load_parameters()
+    return "、".join(table.label(p) for p in params)
 
 
 def _median(xs: list[float]) -> float:

@@ -92,7 +92,7 @@ def run_demo(*, scenario: str, speed: float, settings_file: str | None, keep: bo
         f"db={settings.influx.database}")
 
     lock = threading.Lock()
-    labels = {q: t.label_zh for q, t in load_parameters().items()}
+    params = load_parameters()
 
     def show(e: Event) -> None:
         a = e.alert
@@ -107,7 +107,7 @@ def run_demo(*, scenario: str, speed: float, settings_file: str | None, keep: bo
             tag = {"raised": "告警", "updated": "更新"}[e.type]
             # tqdm.write keeps the progress bar on its own line under the alerts
             tqdm.write(f"  [{tag}] {when} {a.station_name or a.station} {KIND_ZH[a.kind]}({a.kind}) "
-                       f"{SEVERITY_ZH[a.severity]} {'、'.join(labels.get(q, q) for q in a.parameters)}{src}",
+                       f"{SEVERITY_ZH[a.severity]} {'、'.join(params.label(q) for q in a.parameters)}{src}",
                        file=out)
 
     # The simulated clock: the time of the latest instant the nodes sampled.

@@ -74,6 +74,17 @@ class ParameterTable(Mapping[str, Parameter]):
     def for_medium(self, medium: str) -> list[Parameter]:
         return [p for p in self._by_name.values() if p.applies_to(medium)]
 
+    def label(self, name: str) -> str:
+        """The parameter's Chinese name (``label_zh``), for what officials and field teams
+        read; a name the table lacks is shown as it is.
+
+        >>> t = load_parameters()
+        >>> t.label("nh3n"), t.label("cod"), t.label("xyz")
+        ('氨氮', '化学需氧量', 'xyz')
+        """
+        p = self._by_name.get(name)
+        return p.label_zh if p is not None else name
+
 
 class ParameterTableError(ValueError):
     pass

@@ -55,7 +55,7 @@ from typing import Any, Protocol, runtime_checkable
 from envmon.alerting.store import StoredAlert
 from envmon.alerts import KIND_ZH, SEVERITY_ZH, Alert
 from envmon.mqttio import MqttConfig, MqttError, Publisher
-from envmon.params import load_parameters
+from envmon.params import ParameterTable, load_parameters
 from envmon.stations import JURISDICTION_ZH, Registry, RegistryError, load_registry
 from envmon.timeutil import to_cst
 from envmon.topics import alert_topic
@@ -117,7 +117,7 @@ class MessageFormatter:
                  registry: Registry | None = None):
         self.link_base = link_base.rstrip("/")
         self._registry = registry
-        self._labels: dict[str, str] | None = None
+        self._params: ParameterTable | None = None
 
     def _reg(self) -> Registry:
         if self._registry is None:
@@ -128,12 +128,12 @@ class MessageFormatter:
         return self._registry
 
     def _label(self, param: str) -> str:
-        if self._labels is None:
+        if self._params is None:
             try:
-                self._labels = {p: t.label_zh for p, t in load_parameters().items()}
+                self._params = load_parameters()
             except (OSError, ValueError):
-                self._labels = {}
-        return self._labels.get(param, param)
+                self._params = ParameterTable([])
+        return self._params.label(param)
 
     def link(self, alert_id: str) -> str:
         return f"{self.link_base}/m/#{urllib.parse.quote(alert_id)}"
