@@ -71,7 +71,11 @@ FLAT_OK = {"flow", "level", "rain"}
 # a lone jump to say "broken sensor".
 JUMP_OK = {"turb", "flow", "level", "rain"}
 PARTICLE = ("turb", "tp", "codmn")
-SPIKE_PARAMS = frozenset({"turb", "cond", "do", "ph", "nh3n", "cod"})
+# Parameters watched for single-sample spikes (:meth:`Monitor._spikes`), per medium. A sound
+# level meter's are judged by its range, not by a z: noise is impulsive by nature.
+SPIKE_PARAMS = {"water": ("turb", "cond", "do", "ph", "nh3n", "cod"),
+                "air": ("pm25", "pm10", "so2", "no2", "o3", "co"),
+                "noise": ("laeq",)}
 # Any other parameter this far from its baseline counts as support for a change.
 Z_SUPPORT = 2.5
 CST_HOURS = int(CST.utcoffset(None).total_seconds()) // 3600  # the day's rhythm is kept by CST hour
@@ -212,7 +216,8 @@ class MonitorConfig:
     # 4-hourly result is held for 4 h from its first cycle on and is no stuck sensor.
     max_cycle_s: float = 4 * 3600.0
     # Single-sample spikes within 2 h that make a fault: each is at least z_fault out and
-    # back at once, which no river does; one is a bubble, two are a pattern.
+    # back at once, which no river does; one is a bubble, two are a pattern. Counted by
+    # instant: several parameters spiking at one sample are one spike.
     spike_count: int = 2
     offline_intervals: float = 3.0
     # Dropouts: a station that keeps reporting but loses records here and there. Over the
@@ -473,8 +478,13 @@ class Monitor:
                 events += self._river(st, t, snap)
         elif medium == "noise":
             events += self._noise(st, t, snap)
+            self._spikes(st, t, snap)
             self._stuck(st, snap)
         else:
+            # Air: a baseline per pollutant, for its spikes only (the standards judge its
+            # hours and days; a spike is judged against the sample before and after it).
+            self._spikes(st, t, snap, alone=True)
+            self._push_baselines(st, snap)
             self._stuck(st, snap)
         events += self._decide_faults(st, t)
         return events
@@ -547,6 +557,9 @@ class Monitor:
             # A "signature" lasting this long is the river's new normal: learn it.
         else:
             st.protect_since = None
+        self._push_baselines(st, snap)
+
+    def _push_baselines(self, st: _StationState, snap: dict[str, float]) -> None:
         for p, v in snap.items():
             b = st.baselines.get(p)
             if b is None:
@@ -828,33 +841,75 @@ class Monitor:
         st.front, st.front_at, st.front_z = True, t, z
         return found
 
-    def _spikes(self, st: _StationState, t: datetime, snap: dict[str, float]) -> None:
+    def _spikes(self, st: _StationState, t: datetime, snap: dict[str, float], *, alone: bool = False) -> None:
         """Single-sample excursions that come straight back, again and again: an electrical or
-        optical fault (natural pulses last several samples)."""
-        for p in SPIKE_PARAMS:
+        optical fault (natural pulses last several samples). Judged at the sample after the
+        spike: at least ``z_fault`` of the baseline's scale above both its neighbours, which
+        lie within ``2 z_rise`` of each other.
+
+        - ``alone`` (an outfall, an air station): a sample at which two parameters spiked
+          together is not counted. There a slug of wastewater or a puff of smoke can pass in
+          one sample and moves several instruments at once; an instrument spikes alone. (A
+          river mixes: nothing passes its station within one sample.)
+        - A sound level meter (noise): noise is impulsive (a horn, a passing truck stands
+          far out of a minute's baseline and is gone the next), so its spike is the meter's
+          only when it reads at the top of its measuring range (``range_max`` of
+          seeds/parameters.toml, where ingest flags T) for one minute, between two minutes
+          below it. No street reaches that for a minute.
+        """
+        c = self.config
+        medium = st.station.medium
+        spiked = []
+        for p in SPIKE_PARAMS.get(medium, ()):
             v = snap.get(p)
             if v is None:
                 continue
-            hist = st.recent.setdefault(p, deque(maxlen=3))
+            hist = st.recent.get(p)
+            if hist is None:
+                hist = st.recent[p] = deque(maxlen=c.step_before)
             hist.append(v)
-            b = st.baselines.get(p)
-            if len(hist) < 3 or b is None or len(b) < self.config.min_history:
+            if len(hist) < 3:
                 continue
-            a, mid, c = hist
-            scale = max(b.mad(), MIN_SCALE.get(p, 0.0))
-            if (mid - a) > self.config.z_fault * scale and (mid - c) > self.config.z_fault * scale \
-                    and abs(c - a) < 2 * self.config.z_rise * scale:
-                st.spikes.append((t, p))
+            a, mid, after = hist[-3], hist[-2], hist[-1]
+            if medium == "noise":
+                top = load_parameters()[p].range_max
+                if mid >= top > max(a, after):
+                    spiked.append(p)
+                continue
+            b = st.baselines.get(p)
+            if b is None or len(b) < c.min_history:
+                continue
+            # The baseline's scale, at least 2 % of the level around the sample as in
+            # :meth:`_z` (a concentration's spread grows with it; not pH, a logarithm).
+            level = 0.0 if p == "ph" else 0.01 * abs(a + after)
+            scale = max(b.mad(), MIN_SCALE.get(p, 0.0), level)
+            if self._spike(a, mid, after, scale):
+                # Out of line by that scale; and by the series' own jitter of the last
+                # hour? Water that is not the baseline's (a discharge in progress at a rain
+                # outfall, whose dry-weather baseline is kept) jitters at its own level.
+                d = sorted(abs(y - x) for x, y in pairwise(hist))
+                jitter = RollingStats.MAD_TO_SIGMA * d[len(d) // 2] / _SQRT2
+                if self._spike(a, mid, after, max(scale, jitter)):
+                    spiked.append(p)
+        if spiked and not (alone and len(spiked) > 1):
+            st.spikes.append((t, tuple(spiked)))
         if not st.spikes:
             return
-        recent = [p for x, p in st.spikes if t - x <= _SPIKE_WINDOW]
-        if len(recent) >= self.config.spike_count:
-            spiked = tuple(dict.fromkeys(recent))
+        recent = [ps for x, ps in st.spikes if t - x <= _SPIKE_WINDOW]
+        if len(recent) >= c.spike_count:
+            params = tuple(dict.fromkeys(p for ps in recent for p in ps))
+            top = "，读数达仪器量程上限" if medium == "noise" else ""
             st.faults.append(Condition(
-                st.station.id, st.station.medium, "sensor_fault", spiked, "info",
-                f"{st.station.name} 2小时内 {len(recent)} 次单点尖峰后立即回落（{_zh(*spiked)}），"
+                st.station.id, medium, "sensor_fault", params, "info",
+                f"{st.station.name} 2小时内 {len(recent)} 次单点尖峰后立即回落（{_zh(*params)}{top}），"
                 "疑似传感器/供电干扰",
                 details={"pattern": "spikes", "count": len(recent)}))
+
+    def _spike(self, a: float, mid: float, after: float, scale: float) -> bool:
+        """Is ``mid`` a spike between ``a`` and ``after``: ``z_fault`` scales above both,
+        which lie within ``2 z_rise`` scales of each other?"""
+        c = self.config
+        return mid - a > c.z_fault * scale and mid - after > c.z_fault * scale and abs(after - a) < 2 * c.z_rise * scale
 
     def _stuck(self, st: _StationState, snap: dict[str, float]) -> None:
         """A value frozen for ``stuck_samples`` samples on a parameter that usually moves at
@@ -1259,8 +1314,13 @@ class Monitor:
             events += self.policy.absent(s.id, "illegal_discharge", t)
         if self.policy.is_open(s.id, "illegal_discharge"):
             st.alerted_at = t
-        # A probe jumping alone is a fault here as in a river; in a storm everything moves.
+        # A probe jumping alone is a fault here as in a river, and so are its spikes; in a
+        # storm everything moves.
         lone = not wet and self._lone_jump(st, t, snap, zs_all, signature)
+        if not wet:
+            self._spikes(st, t, snap, alone=True)
+        else:
+            st.recent.clear()  # a spike is judged between samples of one regime
         # A rain outfall's chemistry in and after a storm says nothing about its dry-weather
         # normal: keep storms out of its baseline, however long they last (a storm is not a
         # new regime; learnt after ``protect_max_s``, a day of rain would make the runoff

@@ -349,6 +349,109 @@ def test_one_spike_is_no_fault() -> None:
     assert not [e for e in events if e.type == "raised" and e.alert.kind == "sensor_fault"]
 
 
+def _faults(events: list[Event]) -> list:
+    return [e.alert for e in events if e.type == "raised" and e.alert.kind == "sensor_fault"]
+
+
+def _every_25_min(t: datetime) -> bool:
+    k = (t - T1).total_seconds() / 300
+    return 0 <= k < 36 and k % 5 == 0
+
+
+def _outfall_stream(sid: str, hours: float, level: dict[str, float], jitter: float, effect,
+                    flow: float = 0.5) -> list[Reading]:
+    g = np.random.default_rng(5)
+    out = []
+    for i in range(int(hours * 12)):
+        t = T0 + i * STEP
+        for p, v in {**level, **effect(t)}.items():
+            out.append(Reading(sid, t, p, round(max(0.0, v * (1 + g.normal(0, jitter))), 3)))
+        out.append(Reading(sid, t, "flow", flow))
+    return out
+
+
+def test_an_outfall_probes_spikes_are_a_fault_of_that_sensor() -> None:
+    # The NH3-N probe of a rain outfall in dry weather reads five times its water for one
+    # sample, again and again: at an outfall as in a river, for maintenance.
+    def spikes(t: datetime) -> dict:
+        return {"nh3n": 5 * OUTFALL["nh3n"]} if _every_25_min(t) else {}
+
+    _, events = run(_outfall_stream("OF_TZ_RAIN", 10, OUTFALL, 0.01, spikes))
+    (a,) = _faults(events)
+    assert a.station == "OF_TZ_RAIN" and a.parameters == ("nh3n",) and a.details["patterns"] == ["spikes"]
+    assert not [e for e in events if e.alert.kind == "illegal_discharge"]
+
+
+def _jittery(sid: str, effect) -> list[Reading]:
+    """10 h at a rain outfall: its dry-weather water (1 % noise) until the ``effect`` sets
+    other levels, which jitter by 8 %; 3 L/s flowing with it."""
+    g = np.random.default_rng(7)
+    out = []
+    for i in range(120):
+        t = T0 + i * STEP
+        add = effect(t)
+        for p, v in OUTFALL.items():
+            x = add.get(p, v)
+            out.append(Reading(sid, t, p, round(x * (1 + g.normal(0, 0.08 if p in add else 0.01)), 3)))
+        out.append(Reading(sid, t, "flow", 3.0 if add else 0.5))
+    return out
+
+
+def test_sewage_jittering_out_of_a_rain_outfall_is_a_discharge_not_spikes() -> None:
+    # Sewage let out in dry weather: NH3-N about 12 mg/L, jittering by 8 % from sample to
+    # sample. Against the outfall's dry-weather baseline (kept: wastewater is never its
+    # normal) each wobble is dozens of its scales; against the sewage's own jitter none is
+    # a spike.
+    def sewage(t: datetime) -> dict:
+        return {"nh3n": 12.0, "cod": 110.0, "cond": 900.0} if t >= T1 else {}
+
+    _, events = run(_jittery("OF_YZ_RAIN", sewage))
+    assert [a.station for a in _raised(events)] == ["OF_YZ_RAIN"]
+    assert not _faults(events)
+
+
+AIR = {"pm25": 30.0, "pm10": 55.0, "so2": 8.0, "no2": 25.0, "o3": 70.0, "co": 0.6}
+
+
+def _air_samples(effect, seed: int = 2) -> list[Event]:
+    g = np.random.default_rng(seed)
+    readings = []
+    for i in range(10 * 12):
+        t = T0 + i * STEP
+        add = effect(t)
+        for p, v in AIR.items():
+            readings.append(Reading("AQ_XT", t, p, round(max(0.0, v * (1 + g.normal(0, 0.05))) * add.get(p, 1.0), 2)))
+    return run(readings)[1]
+
+
+def test_an_air_monitors_spikes_are_a_fault_a_puff_through_both_pm_channels_is_not() -> None:
+    # PM10 alone at four times the air for one 5-min sample, again and again: the monitor's.
+    (a,) = _faults(_air_samples(lambda t: {"pm10": 4.0} if _every_25_min(t) else {}))
+    assert a.station == "AQ_XT" and a.parameters == ("pm10",) and a.details["patterns"] == ["spikes"]
+    # A puff of smoke past the inlet lifts PM2.5 and PM10 together: the air's.
+    assert not _faults(_air_samples(lambda t: {"pm10": 4.0, "pm25": 4.0} if _every_25_min(t) else {}))
+
+
+def _noise_minutes(laeq_at) -> list[Event]:
+    t0 = parse_time("2026-07-14T09:00:00+08:00")
+    readings = []
+    for i in range(180):
+        t = t0 + timedelta(minutes=i)
+        laeq = laeq_at(i)
+        readings.append(Reading("NZ_JS_WEITANG", t, "laeq", laeq))
+        readings.append(Reading("NZ_JS_WEITANG", t, "lmax", max(laeq, 60.0 + (i % 7))))
+    return run(readings)[1]
+
+
+def test_a_sound_level_meter_at_the_top_of_its_range_for_a_minute_again_and_again_is_a_fault() -> None:
+    # 130 dB(A), the meter's range (seeds/parameters.toml), for one minute, then 52 again.
+    (a,) = _faults(_noise_minutes(lambda i: 130.0 if i in (90, 120) else 52.0 + (i % 5)))
+    assert a.station == "NZ_JS_WEITANG" and a.parameters == ("laeq",) and a.details["patterns"] == ["spikes"]
+    assert "量程上限" in a.message
+    # A horn or a motorcycle lifts a minute by 30 dB and is gone: the street's, not the meter's.
+    assert not _faults(_noise_minutes(lambda i: 85.0 if i in (90, 120) else 52.0 + (i % 5)))
+
+
 def _losing(missing) -> list[Event]:
     """Events of an 8-h stream where XT_TOWN's sampling instant number ``i`` (5 min apart,
     from T1) is lost when ``missing(i)``; TZ_TOWN reports throughout."""
