@@ -898,10 +898,10 @@ class Monitor:
         recent = [ps for x, ps in st.spikes if t - x <= _SPIKE_WINDOW]
         if len(recent) >= c.spike_count:
             params = tuple(dict.fromkeys(p for ps in recent for p in ps))
-            top = "，读数达仪器量程上限" if medium == "noise" else ""
+            saturated = "，读数达仪器量程上限" if medium == "noise" else ""
             st.faults.append(Condition(
                 st.station.id, medium, "sensor_fault", params, "info",
-                f"{st.station.name} 2小时内 {len(recent)} 次单点尖峰后立即回落（{_zh(*params)}{top}），"
+                f"{st.station.name} 2小时内 {len(recent)} 次单点尖峰后立即回落（{_zh(*params)}{saturated}），"
                 "疑似传感器/供电干扰",
                 details={"pattern": "spikes", "count": len(recent)}))
 
