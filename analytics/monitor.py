@@ -1827,11 +1827,16 @@ class Monitor:
         events: list[Event] = []
         if st.noise is None:
             st.noise = gb3096.NoiseDayAggregator()
-        if "laeq" in snap:
-            for summary in st.noise.add(t, snap["laeq"]):
+        laeq = snap.get("laeq")
+        if laeq is not None and laeq >= load_parameters()["laeq"].range_max:
+            # The meter at the top of its range (130 dB(A): saturated, or the spike of
+            # :meth:`_spikes`): no measurement of the street. Left out of the hour's Leq, one
+            # such minute would make it 112 dB(A).
+            laeq = None
+        if laeq is not None:
+            for summary in st.noise.add(t, laeq):
                 events += self._noise_summary(st, summary)
         lmax = snap.get("lmax")
-        laeq = snap.get("laeq")
         night = is_night(t)
         if night and laeq is not None:
             st.night_leq.append((t, laeq))

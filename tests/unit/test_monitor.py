@@ -445,9 +445,13 @@ def _noise_minutes(laeq_at) -> list[Event]:
 
 def test_a_sound_level_meter_at_the_top_of_its_range_for_a_minute_again_and_again_is_a_fault() -> None:
     # 130 dB(A), the meter's range (seeds/parameters.toml), for one minute, then 52 again.
-    (a,) = _faults(_noise_minutes(lambda i: 130.0 if i in (90, 120) else 52.0 + (i % 5)))
+    events = _noise_minutes(lambda i: 130.0 if i in (90, 120) else 52.0 + (i % 5))
+    (a,) = _faults(events)
     assert a.station == "NZ_JS_WEITANG" and a.parameters == ("laeq",) and a.details["patterns"] == ["spikes"]
     assert "量程上限" in a.message
+    # Those minutes are no measurement of the street: the hours' Leq (about 54 dB(A)) stay
+    # under the zone's 55 by day; with them, an hour would read 112.
+    assert not [e for e in events if e.type == "raised" and e.alert.kind == "exceedance"]
     # A horn or a motorcycle lifts a minute by 30 dB and is gone: the street's, not the meter's.
     assert not _faults(_noise_minutes(lambda i: 85.0 if i in (90, 120) else 52.0 + (i % 5)))
 
