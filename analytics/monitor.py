@@ -351,6 +351,9 @@ class Monitor:
         assert cod is not None and cod.upper is not None  # every grade limits COD
         self._wastewater_cod = cod.upper
         self._wastewater_grade = gb8978.GRADE_NAMES[str(self.config.wastewater_grade).strip()]
+        # The top of a sound level meter's measuring range (seeds/parameters.toml): a minute
+        # there is the meter's, not the street's (:meth:`_spikes`, :meth:`_noise`).
+        self._meter_top = load_parameters()["laeq"].range_max
         self._st: dict[str, _StationState] = {}
         self._derived: list[Derived] = []
         self._incidents: list[_Incident] = []
@@ -870,10 +873,12 @@ class Monitor:
             hist.append(v)
             if len(hist) < 3:
                 continue
-            a, mid, after = hist[-3], hist[-2], hist[-1]
+            mid = hist[-2]
+            a, after = hist[-3], v
+            if mid <= a or mid <= after:
+                continue  # no peak (most samples)
             if medium == "noise":
-                top = load_parameters()[p].range_max
-                if mid >= top > max(a, after):
+                if mid >= self._meter_top > max(a, after):
                     spiked.append(p)
                 continue
             b = st.baselines.get(p)
@@ -891,12 +896,13 @@ class Monitor:
                 jitter = RollingStats.MAD_TO_SIGMA * d[len(d) // 2] / _SQRT2
                 if self._spike(a, mid, after, max(scale, jitter)):
                     spiked.append(p)
+        spikes = st.spikes
         if spiked and not (alone and len(spiked) > 1):
-            st.spikes.append((t, tuple(spiked)))
-        if not st.spikes:
-            return
-        recent = [ps for x, ps in st.spikes if t - x <= _SPIKE_WINDOW]
-        if len(recent) >= c.spike_count:
+            spikes.append((t, tuple(spiked)))
+        while spikes and t - spikes[0][0] > _SPIKE_WINDOW:
+            spikes.popleft()
+        if len(spikes) >= c.spike_count:
+            recent = [ps for _, ps in spikes]
             params = tuple(dict.fromkeys(p for ps in recent for p in ps))
             saturated = "，读数达仪器量程上限" if medium == "noise" else ""
             st.faults.append(Condition(
@@ -1828,7 +1834,7 @@ class Monitor:
         if st.noise is None:
             st.noise = gb3096.NoiseDayAggregator()
         laeq = snap.get("laeq")
-        if laeq is not None and laeq >= load_parameters()["laeq"].range_max:
+        if laeq is not None and laeq >= self._meter_top:
             # The meter at the top of its range (130 dB(A): saturated, or the spike of
             # :meth:`_spikes`): no measurement of the street. Left out of the hour's Leq, one
             # such minute would make it 112 dB(A).
