@@ -847,8 +847,10 @@ class Monitor:
     def _spikes(self, st: _StationState, t: datetime, snap: dict[str, float], *, alone: bool = False) -> None:
         """Single-sample excursions that come straight back, again and again: an electrical or
         optical fault (natural pulses last several samples). Judged at the sample after the
-        spike: at least ``z_fault`` of the baseline's scale above both its neighbours, which
-        lie within ``2 z_rise`` of each other.
+        spike: at least ``z_fault`` scales above both its neighbours, which lie within
+        ``2 z_rise`` scales of each other. The scale is the larger of the baseline's (at
+        least 2 % of the level around the sample) and the series' own sample-to-sample
+        jitter over the last hour.
 
         - ``alone`` (an outfall, an air station): a sample at which two parameters spiked
           together is not counted. There a slug of wastewater or a puff of smoke can pass in
@@ -1836,7 +1838,7 @@ class Monitor:
         laeq = snap.get("laeq")
         if laeq is not None and laeq >= self._meter_top:
             # The meter at the top of its range (130 dB(A): saturated, or the spike of
-            # :meth:`_spikes`): no measurement of the street. Left out of the hour's Leq, one
+            # :meth:`_spikes`): no measurement of the street. Kept in the hour's Leq, one
             # such minute would make it 112 dB(A).
             laeq = None
         if laeq is not None:
