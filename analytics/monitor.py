@@ -894,8 +894,7 @@ class Monitor:
                 # Out of line by that scale; and by the series' own jitter of the last
                 # hour? Water that is not the baseline's (a discharge in progress at a rain
                 # outfall, whose dry-weather baseline is kept) jitters at its own level.
-                d = sorted(abs(y - x) for x, y in pairwise(hist))
-                jitter = RollingStats.MAD_TO_SIGMA * d[len(d) // 2] / _SQRT2
+                jitter = _sample_noise(np.fromiter(hist, float, len(hist)))
                 if self._spike(a, mid, after, max(scale, jitter)):
                     spiked.append(p)
         spikes = st.spikes
