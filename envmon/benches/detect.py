@@ -132,6 +132,33 @@ def offsets_by_parameter(outcomes: Iterable[Outcome], minutes: float = 30.0) -> 
     return out
 
 
+def faults_by_station_kind(outcomes: Iterable[Outcome], registry: Registry) -> dict[str, list[int]]:
+    """Sensor faults by the kind of station they fell on (a river or lake station, an
+    outfall, an air or noise station): [events, found]. A rule that looks at one kind of
+    station only shows here as another kind's faults going unfound.
+
+    >>> from analytics.scoring import Outcome
+    >>> from envmon.stations import load_registry
+    >>> ev = {"type": "sensor_fault", "fault": "spikes", "stations": ["OF_TZ_RAIN"]}
+    >>> faults_by_station_kind([Outcome(ev, 20.0), Outcome(ev, None),
+    ...                         Outcome({**ev, "stations": ["AQ_XT"]}, None)], load_registry())
+    {'outfall': [2, 1], 'air': [1, 0]}
+    """
+    out: dict[str, list[int]] = {}
+    for o in outcomes:
+        e = o.event
+        if e["type"] != "sensor_fault" or not e.get("stations"):
+            continue
+        st = registry.get(e["stations"][0])
+        if st is None:
+            continue
+        kind = st.medium if st.medium != "water" else "outfall" if st.is_outfall else "river or lake"
+        acc = out.setdefault(kind, [0, 0])
+        acc[0] += 1
+        acc[1] += o.delay_min is not None
+    return out
+
+
 def markers_in_time(ev: Mapping[str, Any], minutes: float = 30.0) -> int | None:
     """The most wastewater markers (:func:`_markers`) that had moved three instrument
     SDs at one station within ``minutes`` of the event reaching its first station (the
@@ -411,6 +438,9 @@ def run(args: argparse.Namespace) -> int:
         print("sensor_fault by kind (found / events; reported as pollution): " + ", ".join(
             f"{k} {d}/{n}" + (f" ({as_pollution[k]} as pollution)" if as_pollution.get(k) else "")
             for k, (n, d) in sorted(kinds.items())))
+        by_station = faults_by_station_kind((o for _, r, _, _ in rows for o in r.outcomes), registry)
+        print("sensor_fault by kind of station (found / events): " + ", ".join(
+            f"{k} {d}/{n}" for k, (n, d) in sorted(by_station.items())))
     offsets = offsets_by_parameter(o for _, r, _, _ in rows for o in r.outcomes)
     if offsets:
         print("probe offsets by parameter (within 30 min / found / events; found late is mostly at the "
