@@ -852,9 +852,10 @@ class Monitor:
         """Single-sample excursions that come straight back, again and again: an electrical or
         optical fault (natural pulses last several samples). Judged at the sample after the
         spike: at least ``z_fault`` scales above both its neighbours, which lie within
-        ``2 z_rise`` scales of each other. The scale is the larger of the baseline's (at
-        least 2 % of the level around the sample) and the series' own sample-to-sample
-        jitter over the last hour.
+        ``2 z_rise`` scales of each other. The scale is the baseline's (at least 2 % of the
+        level around the sample); where the water around the sample is ``z_rise`` from the
+        baseline, the spike must also stand out of the series' own sample-to-sample jitter
+        over a whole hour of that water.
 
         - ``alone`` (an outfall, an air station): a sample at which two parameters spiked
           together is not counted. There a slug of wastewater or a puff of smoke can pass in
