@@ -1698,7 +1698,9 @@ class Monitor:
             # OF_NZ2_RAIN, 20291329): NH3-N at raw sewage's level stands for it, as in
             # the storm rules' own no-baseline case.
             z = c.z_rise if snap["nh3n"] >= c.storm_sewage_nh3n else 0.0
-        if z < share * c.z_rise:
+        over_dry = z >= share * c.z_rise
+        own = self._own_water(st)
+        if not over_dry and own is None:
             return None
         bars = (("cond", c.storm_salt_step, c.z_support), ("nh3n", c.storm_salt_jump, c.z_rise))
         best: dict[str, float] | None = None
@@ -1708,10 +1710,44 @@ class Monitor:
             rose = (snap["cond"] - old["cond"]) / old["cond"]
             if snap["turb"] - old["turb"] > max(c.z_rise * MIN_SCALE["turb"], 0.5 * rose * old["turb"]):
                 continue
+            nh3n_bar = share * max(c.storm_salt_jump * abs(old["nh3n"]), c.z_rise * MIN_SCALE["nh3n"])
+            if not over_dry and own is not None and \
+                    snap["nh3n"] - self._own_water_nh3n(own, old, snap["cond"]) < nh3n_bar:
+                continue
             if all(snap[p] - old[p] >= share * max(bar * abs(old[p]), floor * MIN_SCALE[p]) for p, bar, floor in bars):
                 if best is None or old["cond"] < best["cond"]:
                     best = old
         return best
+
+    def _own_water(self, st: _StationState) -> tuple[float, float] | None:
+        """The outfall's own dry-weather water: the medians of its conductivity and NH3-N
+        baselines (None until both are learnt)."""
+        dc, dn = st.baselines.get("cond"), st.baselines.get("nh3n")
+        if dc is None or dn is None or min(dc.n, dn.n) < self.config.min_history:
+            return None
+        return dc.median(), dn.median()
+
+    @staticmethod
+    def _own_water_nh3n(own: tuple[float, float], old: dict[str, float], cond: float) -> float:
+        """The NH3-N that storm water at ``old`` would reach if the outfall's own dry-weather
+        water (``own``: its conductivity and NH3-N) had come back into it in the share that
+        lifted conductivity to ``cond``. Mixing moves every concentration toward that
+        water's by the same share, so no returning water lifts NH3-N past this: above it,
+        NH3-N came from elsewhere. Where the salts did not move toward their dry-weather
+        level, no such water came back and NH3-N stays at ``old``'s.
+
+        Storm water at 140 µS/cm and NH3-N 0.7 mg/L, the outfall's own at 425 and 1.2: salts
+        back up to 283 (half-way) are half its own water, so NH3-N 0.95 at most:
+
+        >>> round(Monitor._own_water_nh3n((425.0, 1.2), {"cond": 140.0, "nh3n": 0.7}, 282.5), 3)
+        0.95
+        >>> Monitor._own_water_nh3n((425.0, 1.2), {"cond": 140.0, "nh3n": 0.7}, 130.0)
+        0.7
+        """
+        cond_dry, nh3n_dry = own
+        gap = cond_dry - old["cond"]
+        share = min(max((cond - old["cond"]) / gap, 0.0), 1.0) if gap > 0 else 0.0
+        return old["nh3n"] + share * max(nh3n_dry - old["nh3n"], 0.0)
 
     def _dissolved_without_particles(self, st: _StationState, snap: dict[str, float],
                                      refs: Iterable[dict[str, float]], share: float = 1.0,
