@@ -99,6 +99,11 @@ class DetectScore:
     unmatched_by_kind: dict[str, int]
     outcomes: list[Outcome] = field(default_factory=list)  # one per truth event, in its order
     faults_as_pollution_by_kind: dict[str, int] = field(default_factory=dict)  # truth's "fault" -> faults
+    # Dry-weather-flow alerts at an outfall where nothing flowed but its meter's noise: no
+    # dry-weather flow and no discharge there (a discharge into a rain outfall in dry
+    # weather is dry-weather flow too), in ``rain_outfall_days``.
+    false_dry_weather_flow: int = 0
+    rain_outfall_days: float = 0.0
 
     @property
     def false_pollution_per_station_day(self) -> float:
@@ -149,7 +154,8 @@ def first_arrival(ev: Mapping[str, Any]) -> datetime:
 
 
 def score(truth: Iterable[Mapping[str, Any]], alerts: Iterable[Mapping[str, Any]], *, station_days: float,
-          grace: timedelta = timedelta(hours=2), delay_target_min: float = 30.0) -> DetectScore:
+          grace: timedelta = timedelta(hours=2), delay_target_min: float = 30.0,
+          rain_outfall_days: float = 0.0) -> DetectScore:
     events = list(truth)
     # One record per alert episode (a re-opened alert is a line of its own, same id): keyed
     # by position, so an episode that answers nothing is counted even if its id answered.
@@ -201,18 +207,21 @@ def score(truth: Iterable[Mapping[str, Any]], alerts: Iterable[Mapping[str, Any]
     # Pollution alerts that answer no discharge-like event.
     discharge_like = [e for e in events if e["type"] in ("illegal_discharge", "dry_weather_flow")]
     faults = [e for e in events if e["type"] == "sensor_fault"]
-    false_pollution = 0
+    false_pollution = false_dwf = 0
     fault_hit: set[str] = set()
     unmatched: dict[str, int] = defaultdict(int)
     for a in alerts:
         if a["_n"] in matched_alerts:
             continue
         unmatched[a["kind"]] += 1
-        if a["kind"] != POLLUTION:
+        if a["kind"] not in (POLLUTION, "dry_weather_flow"):
             continue
         t = _t(a["raised_at"])
         if any(a["station"] in (e.get("stations") or []) and _t(e["start"]) - timedelta(minutes=10) <= t
                <= _t(e["end"]) + grace for e in discharge_like):
+            continue
+        if a["kind"] == "dry_weather_flow":
+            false_dwf += 1
             continue
         false_pollution += 1
         for f in faults:
@@ -223,4 +232,5 @@ def score(truth: Iterable[Mapping[str, Any]], alerts: Iterable[Mapping[str, Any]
         faults=len(faults), faults_as_pollution=len(fault_hit), source_total=source_total,
         source_exact=source_exact, alerts=len(alerts), unmatched_by_kind=dict(unmatched), outcomes=outcomes,
         faults_as_pollution_by_kind=dict(Counter(str(f.get("fault")) for f in faults if f["id"] in fault_hit)),
+        false_dry_weather_flow=false_dwf, rain_outfall_days=rain_outfall_days,
     )

@@ -320,7 +320,8 @@ def _one_seed(sc: Scenario, registry: Registry, seed: int, out: Path, reuse: boo
     alerts = [json.loads(x) for x in open(alerts_path, encoding="utf-8")]
     days = (sc.end - sc.start).total_seconds() / 86400
     water = [s for s in registry.values() if s.medium == "water"]
-    return seed, score(truth, alerts, station_days=len(water) * days), res, gen_s
+    rain = [s for s in water if s.is_outfall and s.outfall_type == "rain"]
+    return seed, score(truth, alerts, station_days=len(water) * days, rain_outfall_days=len(rain) * days), res, gen_s
 
 
 def run(args: argparse.Namespace) -> int:
@@ -469,6 +470,11 @@ def run(args: argparse.Namespace) -> int:
     secs = sum(res.seconds for _, _, res, _ in rows)
     print(f"false pollution alerts: {fp} in {sdays:.0f} water station-days = {fp / sdays:.3f} per station-day "
           f"(target ≤ 0.1)")
+    fdwf = sum(r.false_dry_weather_flow for _, r, _, _ in rows)
+    rdays = sum(r.rain_outfall_days for _, r, _, _ in rows)
+    if rdays:
+        print(f"false dry-weather-flow alerts (no dry-weather flow nor discharge at the rain outfall): {fdwf} in "
+              f"{rdays:.0f} rain-outfall-days = {fdwf / rdays:.3f} per outfall-day")
     print(target_line("sensor faults reported as pollution", fap, faults, 0.10, at_most=True))
     print(target_line("source localisation (outfall exact)", se, st, 0.85))
     print(f"core throughput in replay: {readings} readings in {secs:.1f} s = {readings / secs:,.0f} readings/s "

@@ -30,6 +30,21 @@ def test_the_scorer_tells_what_became_of_each_event() -> None:
     assert r.by_type["illegal_discharge"].within_target == sum(o.within(30) for o in r.outcomes)
 
 
+def test_a_dry_weather_flow_alert_is_false_only_where_nothing_flowed_but_the_meters_noise() -> None:
+    # At OF_XT_RAIN sewage let in in dry weather is dry-weather flow too: the alert beside
+    # the discharge's is right. At OF_TZ_RAIN nothing flowed: that one is false.
+    dis = _ev("e1", "OF_XT_RAIN", "2026-07-14T16:00:00Z")
+    alerts = [{"id": "a1", "kind": "illegal_discharge", "station": "OF_XT_RAIN", "start": "2026-07-14T16:00:00Z",
+               "raised_at": "2026-07-14T16:05:00Z"},
+              {"id": "a2", "kind": "dry_weather_flow", "station": "OF_XT_RAIN", "start": "2026-07-14T16:00:00Z",
+               "raised_at": "2026-07-14T16:10:00Z"},
+              {"id": "a3", "kind": "dry_weather_flow", "station": "OF_TZ_RAIN", "start": "2026-07-15T03:00:00Z",
+               "raised_at": "2026-07-15T03:10:00Z"}]
+    r = score([dis], alerts, station_days=2, rain_outfall_days=4)
+    assert (r.false_pollution, r.false_dry_weather_flow, r.rain_outfall_days) == (0, 1, 4)
+    assert r.unmatched_by_kind == {"dry_weather_flow": 2}
+
+
 def test_the_setting_names_the_outfall_kind_and_what_made_it_hard() -> None:
     assert setting({"source": "OF_XT_RAIN", "hard": "discharge_in_rain"}, REG) == "rain outfall, in rain"
     assert setting({"source": "OF_XT_WWTP"}, REG) == "sewage plant outfall"
@@ -75,6 +90,7 @@ def test_the_bench_replays_the_files_it_already_has(tmp_path, capsys) -> None:
     assert ("illegal discharges within 30 min: 1/1 = 100.0 % (95 % interval 20.7–100.0 %): "
             "target ≥ 95 % not told apart by 1 event\n") in first
     assert "markers the truth saw move" in first and "  two or more at a station " in first
+    assert "false dry-weather-flow alerts (no dry-weather flow nor discharge at the rain outfall): " in first
     table = [x for x in first.splitlines() if x.startswith(("illegal", "  rain"))]
     assert table == [x for x in again.splitlines() if x.startswith(("illegal", "  rain"))]
     assert "not raised within 30 min" not in again
