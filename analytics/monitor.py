@@ -158,6 +158,17 @@ class MonitorConfig:
     rain_mm_h: float = RAIN_MM_H  # rain intensity that counts as rain
     rain_memory_s: float = 6 * 3600.0  # wet-weather explanation window for rivers
     dry_weather_s: float = 24 * 3600.0  # no rain this long = dry weather (outfalls)
+    # Dry weather for dry-weather flow means no measurable rain at all: 0.1 mm, the least
+    # precipitation a Chinese weather station records (below it is "trace"), not the
+    # 0.5 mm/h that counts as rain for the rules' wet-weather explanations. Drizzle makes
+    # runoff too (20301411: 0.1–0.4 mm/h for an hour, four rain outfalls at 11–16 L/s).
+    measurable_rain_mm_h: float = 0.1
+    # Flow at a rain outfall in dry weather counts when the mean of its last ``dwf_samples``
+    # readings, less ``z_support`` standard errors of that mean, stands above
+    # ``outfall_flow_l_s``: a flow meter reads noise about zero when nothing flows (at these
+    # outfalls up to 1.5–2 L/s, three samples running now and then), and a misconnection
+    # flows steadily.
+    dwf_samples: int = 3
     dry_spell_s: float = 3 * 3600.0  # rain after this long without starts a new storm
     storm_min_samples: int = 6  # a storm's own baseline at a rain outfall, after its flush
     storm_window: int = 12  # samples of a storm's recent course (1 h at 5 min)
@@ -302,6 +313,7 @@ class _StationState:
     # the markers and sample salts without particles or a dissolved load was found against, last sample
     load_ref: tuple[tuple[str, ...], dict[str, float]] | None = None
     flow_run: int = 0  # samples in a row the outfall has been flowing, this one included
+    flows: deque = field(default_factory=deque)  # a rain outfall's last flow readings (``dwf_samples``)
     front: bool = False  # a wastewater front came in on the conductivity, which is still up
     front_at: datetime | None = None  # when the last front came in
     front_z: float = 0.0  # the conductivity's largest z while it was up
@@ -362,6 +374,7 @@ class Monitor:
         self._derived: list[Derived] = []
         self._incidents: list[_Incident] = []
         self._last_rain: datetime | None = None
+        self._last_drop: datetime | None = None  # the last measurable rain (``measurable_rain_mm_h``)
         self._spell_start: datetime | None = None
         self._first_time: datetime | None = None
         self._clock: datetime | None = None
@@ -407,6 +420,8 @@ class Monitor:
             self.ignored += 1
             return events
         ok = r.flag in VALID_FLAGS  # ``Reading.ok``, without a property call per reading
+        if ok and r.parameter == "rain" and r.value >= self.config.measurable_rain_mm_h:
+            self._last_drop = r.time if self._last_drop is None else max(self._last_drop, r.time)
         if ok and r.parameter == "rain" and r.value >= self.config.rain_mm_h:
             if self._last_rain is None or (r.time - self._last_rain).total_seconds() > self.config.dry_spell_s:
                 self._spell_start = r.time  # a new storm: its first flush starts now
@@ -1273,8 +1288,11 @@ class Monitor:
         events: list[Event] = []
         flow = snap.get("flow")
         if s.outfall_type == "rain" and flow is not None:
-            dry = not self._raining(t, self.config.dry_weather_s)
-            if dry and flow > self.config.outfall_flow_l_s:
+            st.flows.append(flow)
+            if len(st.flows) > self.config.dwf_samples:
+                st.flows.popleft()
+            dry = self._last_drop is None or (t - self._last_drop).total_seconds() > self.config.dry_weather_s
+            if dry and flow > self.config.outfall_flow_l_s and self._flowing(st):
                 known_dry = self._first_time is not None and \
                     (t - self._first_time).total_seconds() >= self.config.dry_weather_s
                 conf = 0.9 if known_dry else 0.6
@@ -1353,6 +1371,21 @@ class Monitor:
         elif not (signature or wet):
             self._learn(st, snap, t, protect=lone)
         return events
+
+    def _flowing(self, st: _StationState) -> bool:
+        """Water leaving a rain outfall beyond its flow meter's noise about zero: the mean of
+        its last ``dwf_samples`` readings, less ``z_support`` standard errors of that mean
+        (their own spread), above ``outfall_flow_l_s``. A misconnection flows steadily; a
+        meter reading 1.1, 1.1 and 1.4 L/s where nothing flows does not stand that far over
+        1 L/s (mean 1.2, less 0.2)."""
+        c = self.config
+        w = st.flows
+        n = len(w)
+        if n < c.dwf_samples or n < 2:
+            return False
+        mean = sum(w) / n
+        sd = math.sqrt(sum((x - mean) ** 2 for x in w) / (n - 1))
+        return mean - c.z_support * sd / math.sqrt(n) > c.outfall_flow_l_s
 
     def _arrow(self, st: _StationState, snap: dict[str, float], p: str) -> str:
         """↑, or ↓ for pH or temperature below the baseline (the markers only rise)."""

@@ -568,6 +568,32 @@ def test_dry_weather_flow_at_rain_outfall() -> None:
     assert a.kind == "dry_weather_flow" and a.station == "OF_TZ_RAIN"
 
 
+def test_a_flow_meters_noise_about_zero_is_no_dry_weather_flow() -> None:
+    # Nothing flows out of OF_TZ_RAIN in dry weather; its meter reads 0–0.9 L/s and, now and
+    # then, a run over the 1 L/s bar (as at 20281776's OF_TZ_RAIN: 1.1, 1.1, 1.4, then 0.6).
+    # The core before raised dry-weather flow on three such samples; a field team went out
+    # to a dry pipe. A misconnection's 3 L/s a day later is raised.
+    g = np.random.default_rng(5)
+    noise = [round(float(max(0.0, g.normal(0.3, 0.3))), 1) for _ in range(288)]
+    noise[100:104] = [1.1, 1.1, 1.4, 0.6]
+    noise[200:205] = [1.3, 1.2, 1.5, 1.2, 0.4]
+    flows = noise + [round(float(g.normal(3.0, 0.3)), 1) for _ in range(24)]
+    _, events = run([Reading("OF_TZ_RAIN", T0 + i * STEP, "flow", q) for i, q in enumerate(flows)])
+    (a,) = _raised(events, "dry_weather_flow")
+    assert a.start >= T0 + 288 * STEP
+
+
+def test_drizzle_running_off_a_rain_outfall_is_no_dry_weather_flow() -> None:
+    # An hour of drizzle at 0.2–0.4 mm/h, under the 0.5 mm/h that counts as rain for the
+    # wet-weather rules, but measurable rain (0.1 mm and more): its runoff, 12 L/s, is no
+    # dry-weather flow (20301411: four rain outfalls at once, all raised by the core before).
+    t_rain = T0 + timedelta(hours=4)
+    readings = [Reading("OF_TZ_RAIN", T0 + i * STEP, "flow", 0.0 if i < 50 else 12.0) for i in range(70)]
+    readings += [Reading("OF_TZ_RAIN", t_rain + i * STEP, "rain", 0.2 + 0.02 * i) for i in range(12)]
+    _, events = run(sorted(readings, key=lambda r: r.time))
+    assert not _raised(events, "dry_weather_flow")
+
+
 def test_hourly_class_below_target_is_an_exceedance_with_derived_series() -> None:
     def bad_nh3n(sid: str, t: datetime) -> dict:
         return {"nh3n": 1.2}  # 1.65 mg/L: class V, target III
