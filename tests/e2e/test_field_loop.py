@@ -27,7 +27,7 @@ import time
 import urllib.parse
 from datetime import UTC, datetime, timedelta
 
-import httpx
+import httpx2
 import pytest
 import uvicorn
 
@@ -203,7 +203,7 @@ def test_discharge_event_to_webhook_ack_resolve_in_browser_audit_complete(tmp_pa
 
         # 处置: the team acknowledges through the API.
         auth = {"Authorization": f"Bearer {FIELD_TOKEN}"}
-        r = httpx.post(f"{base}/api/v1/alerts/{alert.id}/acknowledge", headers=auth,
+        r = httpx2.post(f"{base}/api/v1/alerts/{alert.id}/acknowledge", headers=auth,
                        json={"note": "收到，出发", "by": "张工"}, timeout=10)
         assert r.status_code == 200, r.text
         assert r.json()["status"] == "acknowledged"
