@@ -1731,9 +1731,10 @@ class Monitor:
             # OF_NZ2_RAIN, 20291329): NH3-N at raw sewage's level stands for it, as in
             # the storm rules' own no-baseline case.
             z = c.z_rise if snap["nh3n"] >= c.storm_sewage_nh3n else 0.0
-        over_dry = z >= share * c.z_rise
-        own = self._own_water(st)
-        if not over_dry and own is None:
+        # Under the dry-weather level, NH3-N must rise past what the outfall's own water
+        # could bring back (``own``; None: NH3-N stands over that level, no reckoning needed).
+        own = None if z >= share * c.z_rise else self._own_water(st)
+        if z < share * c.z_rise and own is None:
             return None
         bars = (("cond", c.storm_salt_step, c.z_support), ("nh3n", c.storm_salt_jump, c.z_rise))
         best: dict[str, float] | None = None
@@ -1743,11 +1744,10 @@ class Monitor:
             rose = (snap["cond"] - old["cond"]) / old["cond"]
             if snap["turb"] - old["turb"] > max(c.z_rise * MIN_SCALE["turb"], 0.5 * rose * old["turb"]):
                 continue
-            nh3n_bar = share * max(c.storm_salt_jump * abs(old["nh3n"]), c.z_rise * MIN_SCALE["nh3n"])
-            if not over_dry and own is not None and \
-                    snap["nh3n"] - self._own_water_nh3n(own, old, snap["cond"]) < nh3n_bar:
+            need = {p: share * max(bar * abs(old[p]), floor * MIN_SCALE[p]) for p, bar, floor in bars}
+            if own is not None and snap["nh3n"] - self._own_water_nh3n(own, old, snap["cond"]) < need["nh3n"]:
                 continue
-            if all(snap[p] - old[p] >= share * max(bar * abs(old[p]), floor * MIN_SCALE[p]) for p, bar, floor in bars):
+            if all(snap[p] - old[p] >= need[p] for p in need):
                 if best is None or old["cond"] < best["cond"]:
                     best = old
         return best
