@@ -89,3 +89,18 @@ def test_zone_network_meets_the_issue() -> None:
     # every outfall discharges into a station that has a river path
     for o in outfalls:
         assert reg[o.discharges_into].medium == "water"
+
+
+NETWORKS = sorted((Path(__file__).resolve().parents[1] / "data" / "networks").glob("*.toml"))
+
+
+@pytest.mark.parametrize("path", NETWORKS, ids=lambda p: p.stem)
+def test_every_network_the_bench_judges_on_is_a_whole_network(path: Path) -> None:
+    # `envmon bench detect --stations` takes these: a broken reference would fail a long run
+    # late, and a network without one kind of outfall would judge less than it says.
+    reg = load_registry(path)
+    outfalls = [s for s in reg.values() if s.is_outfall]
+    rivers = [s for s in reg.values() if s.medium == "water" and not s.is_outfall]
+    assert {o.outfall_type for o in outfalls} == {"rain", "sewage_plant", "industrial"}
+    assert all(reg[o.discharges_into] in rivers for o in outfalls)
+    assert all(s.shared_with for s in rivers if s.kind == "boundary_section")
