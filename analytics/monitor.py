@@ -852,7 +852,7 @@ class Monitor:
         3600 (6, 3)
         """
         c = self.config
-        cadence = self._sampling_interval(st) or self.registry.sampling_s(st.station.id)
+        cadence = self._cadence(st)
         share = min(1.0, c.step_span_s / ((c.step_before + c.step_after) * cadence))
         return (max(c.step_before // 2, round(c.step_before * share)),
                 max(c.step_after // 2, round(c.step_after * share)))
@@ -1956,7 +1956,7 @@ class Monitor:
         600 (6, 12)
         """
         c = self.config
-        cadence = self._sampling_interval(st) or self.registry.sampling_s(st.station.id)
+        cadence = self._cadence(st)
         more = max(1.0, c.storm_span_s / (c.storm_window * cadence))
         return round(c.storm_min_samples * more), round(c.storm_window * more)
 
@@ -2370,6 +2370,11 @@ class Monitor:
                 f"{st.station.name} 已 {silent / 60:.0f} 分钟无数据（采样间隔 {interval / 60:.0f} 分钟）",
                 start=st.snap_time, details={"silent_s": silent}), now)
         return events
+
+    def _cadence(self, st: _StationState) -> float:
+        """The station's sampling interval in seconds: its own once three are known, else the
+        registry's nominal one."""
+        return self._sampling_interval(st) or self.registry.sampling_s(st.station.id)
 
     @staticmethod
     def _sampling_interval(st: _StationState) -> float | None:
