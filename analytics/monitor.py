@@ -834,11 +834,11 @@ class Monitor:
         """The step rule's windows at this station's cadence, in samples (before the step,
         since it; a salt front's too): ``step_before`` and ``step_after``, fewer where they
         would span more than ``step_span_s`` together, never under half of each (a median of
-        three still ignores one blip). Twelve and six samples of 10-min data compare two hours with the hour
-        after them, and an industrial effluent drifting over a morning (OF_HP2_IND of
-        tests/data/networks/lake_delta.toml: COD 40 → 48 mg/L in three hours, NH3-N and TP
-        with it) stepped there: that network's 10-min months had four times the false
-        alerts of its 5-min months.
+        three still ignores one blip). Twelve and six samples of 10-min data compare two
+        hours with the hour after them, and an industrial effluent drifting over a morning
+        (OF_HP2_IND of tests/data/networks/lake_delta.toml: COD 40 → 48 mg/L in three hours,
+        NH3-N and TP with it) stepped there: that network's 10-min months had four times
+        the false alerts of its 5-min months.
 
         >>> m = Monitor(Registry([]))
         >>> st = _StationState(Station(id="S", name="s", medium="water", kind="outfall", lat=0, lon=0,
