@@ -10,7 +10,11 @@ within the delay target, and the delay from the event reaching its first station
 (``arrivals`` when the truth has them) to the first matching alert. Pollution alerts
 (``illegal_discharge``) that match no discharge count as false alerts per station-day;
 those that fall on a sensor fault count as faults reported as pollution. Source
-localisation compares ``suspected_source`` with the truth's ``source``.
+localisation compares ``suspected_source`` with the truth's ``source``; for a pipe straight
+into a river (no ``source``, the truth's ``segment`` instead) with the segment, or with the
+reach above its lower station (``"..<station>"``, DESIGN.md's segment without an upper end:
+below a confluence the core cannot tell the branches apart), and an outfall named for it is
+wrong.
 
 >>> ev = {"id": "e1", "type": "illegal_discharge", "stations": ["A", "B"], "start": "2026-07-14T16:30:00Z",
 ...       "end": "2026-07-14T18:00:00Z", "source": "OF1", "parameters": ["cond"],
@@ -104,6 +108,10 @@ class DetectScore:
     # weather is dry-weather flow too), in ``rain_outfall_days``.
     false_dry_weather_flow: int = 0
     rain_outfall_days: float = 0.0
+    # Pipes straight into a river (truth's ``segment``, no ``source``), detected: how many,
+    # and how many of them a matching alert localised to their segment.
+    segment_total: int = 0
+    segment_right: int = 0
 
     @property
     def false_pollution_per_station_day(self) -> float:
@@ -162,7 +170,7 @@ def score(truth: Iterable[Mapping[str, Any]], alerts: Iterable[Mapping[str, Any]
     alerts = [{**a, "raised_at": a.get("raised_at", a["start"]), "_n": n} for n, a in enumerate(alerts)]
     by_type: dict[str, TypeScore] = defaultdict(TypeScore)
     matched_alerts: set[int] = set()
-    source_total = source_exact = 0
+    source_total = source_exact = segment_total = segment_right = 0
     outcomes: list[Outcome] = []
     for ev in events:
         ts = by_type[ev["type"]]
@@ -204,6 +212,11 @@ def score(truth: Iterable[Mapping[str, Any]], alerts: Iterable[Mapping[str, Any]
             source_total += 1
             if any(a.get("suspected_source") == ev["source"] for a in hits if a["kind"] == POLLUTION):
                 source_exact += 1
+        elif ev["type"] == "illegal_discharge" and ev.get("segment"):
+            segment_total += 1
+            named = {a.get("suspected_source") for a in hits if a["kind"] == POLLUTION}
+            if segment_named(ev["segment"], named):
+                segment_right += 1
     # Pollution alerts that answer no discharge-like event.
     discharge_like = [e for e in events if e["type"] in ("illegal_discharge", "dry_weather_flow")]
     faults = [e for e in events if e["type"] == "sensor_fault"]
@@ -233,4 +246,19 @@ def score(truth: Iterable[Mapping[str, Any]], alerts: Iterable[Mapping[str, Any]
         source_exact=source_exact, alerts=len(alerts), unmatched_by_kind=dict(unmatched), outcomes=outcomes,
         faults_as_pollution_by_kind=dict(Counter(str(f.get("fault")) for f in faults if f["id"] in fault_hit)),
         false_dry_weather_flow=false_dwf, rain_outfall_days=rain_outfall_days,
+        segment_total=segment_total, segment_right=segment_right,
     )
+
+
+def segment_named(segment: str, named: Iterable[str | None]) -> bool:
+    """Whether an alert's ``suspected_source`` among ``named`` localises a pipe into the river
+    ``segment`` (``"<upper>..<lower>"``): the segment itself, or the reach above its lower
+    station (``"..<lower>"``). An outfall's id is not: the pipe is not an outfall.
+
+    >>> segment_named("BH2..BH3", ["OF_BH3_RAIN"]), segment_named("BH2..BH3", ["..BH3", None])
+    (False, True)
+    >>> segment_named("NZ2..BH3", ["BH2..BH3"])
+    False
+    """
+    lower = segment.split("..", 1)[-1]
+    return any(n == segment or n == f"..{lower}" for n in named if n)

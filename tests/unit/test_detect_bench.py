@@ -30,6 +30,25 @@ def test_the_scorer_tells_what_became_of_each_event() -> None:
     assert r.by_type["illegal_discharge"].within_target == sum(o.within(30) for o in r.outcomes)
 
 
+def test_a_pipe_into_a_river_is_localised_to_its_segment_not_to_an_outfall() -> None:
+    # A pipe between XT_TOWN and TZ_TOWN (no outfall: the truth names the segment). An
+    # alert naming the segment, or the reach above its lower station, localises it; one
+    # naming an outfall into that reach does not, however well it found the plume.
+    def pipe(i: str) -> dict:
+        return _ev(i, "TZ_TOWN", "2026-07-14T16:00:00Z", source=None, segment="XT_TOWN..TZ_TOWN")
+
+    def alert(i: str, source: str) -> dict:
+        return {"id": i, "kind": "illegal_discharge", "station": "TZ_TOWN", "start": "2026-07-14T16:05:00Z",
+                "raised_at": "2026-07-14T16:10:00Z", "suspected_source": source}
+
+    for source, right in (("XT_TOWN..TZ_TOWN", 1), ("..TZ_TOWN", 1), ("OF_TZ_RAIN", 0), ("LXT_TAOZHUANG..TZ_TOWN", 0)):
+        r = score([pipe("e1")], [alert("a1", source)], station_days=1)
+        assert (r.segment_total, r.segment_right, r.source_total) == (1, right, 0), source
+    # never raised: not counted (as for outfalls, localisation is judged on what was found)
+    r = score([pipe("e1")], [], station_days=1)
+    assert (r.segment_total, r.segment_right) == (0, 0)
+
+
 def test_a_dry_weather_flow_alert_is_false_only_where_nothing_flowed_but_the_meters_noise() -> None:
     # At OF_XT_RAIN sewage let in in dry weather is dry-weather flow too: the alert beside
     # the discharge's is right. At OF_TZ_RAIN nothing flowed: that one is false.
