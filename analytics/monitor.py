@@ -291,6 +291,9 @@ class _Incident:
     seen: dict[str, datetime] = field(default_factory=dict)
     source: str | None = None
     source_evidence: str = ""
+    # Outfalls into the segment whose own stations watched their water through the plume's
+    # time and saw nothing (:meth:`Monitor._clears_itself`): the segment is named instead.
+    cleared: tuple[str, ...] = ()
     # Largest rise over baseline of each dissolved marker at the first station: a plume
     # only dilutes on its way down, so a station below that sees far more has a source of its own.
     peak: dict[str, float] = field(default_factory=dict)
@@ -304,6 +307,9 @@ class _StationState:
     flags: dict[str, str] = field(default_factory=dict)
     baselines: dict[str, RollingStats] = field(default_factory=dict)
     last_time: datetime | None = None
+    # Since when the station has reported without missing a sample (a gap of more than two
+    # intervals starts it again): what it can vouch for (:meth:`Monitor._clears_itself`).
+    watch_since: datetime | None = None
     intervals: deque = field(default_factory=lambda: deque(maxlen=9))
     cadence: deque = field(default_factory=lambda: deque(maxlen=48))  # longer record of intervals
     cadence_s: float | None = None  # the station's own sampling interval, from ``cadence``
@@ -493,6 +499,10 @@ class Monitor:
             st.intervals.append(gap)
             st.cadence.append(gap)
             self._dropouts(st, t, gap)
+            if gap > 2 * self._cadence(st):
+                st.watch_since = t
+        elif st.last_time is None:
+            st.watch_since = t
         st.last_time = t
         st.rhythm_at = None
         if st.rhythm_known:
@@ -1158,7 +1168,7 @@ class Monitor:
         found = next((i for i in self._incidents if i.first_station == sid and t - i.last_time <= rearm), None)
         inc = found if found is not None else _Incident(sid, t, t, {sid: t})
         if found is None:
-            inc.source, inc.source_evidence = self._localise(st.station, t, below)
+            inc.source, inc.source_evidence, inc.cleared = self._localise(st.station, t, below)
             self._incidents.append(inc)
         inc.last_time = t
         for p, d in rise.items():
@@ -1182,12 +1192,19 @@ class Monitor:
                     out.append((o, m))
         return out
 
-    def _localise(self, station: Station, t: datetime, below: Iterable[str] = ()) -> tuple[str, str]:
-        """Suspected source of a discharge first seen at ``station``: an outfall with its own
+    def _localise(self, station: Station, t: datetime, below: Iterable[str] = ()) -> tuple[str, str, tuple[str, ...]]:
+        """Suspected source of a discharge first seen at ``station``, the evidence for it, and
+        the outfalls into the segment that cleared themselves: an outfall with its own
         evidence (open discharge or dry-weather-flow alert, or a discharge alert of the last
-        3 h) whose flow time fits; else the only outfall into the segment above; else the
-        segment. Outfalls above the stations in ``below`` are ruled out (their plume is
-        smaller than this)."""
+        3 h) whose flow time fits; else the only outfall into the segment above, unless its
+        own station watched its water through the plume's time and saw nothing
+        (:meth:`_clears_itself`); else the segment. Outfalls above the stations in ``below``
+        are ruled out (their plume is smaller than this).
+
+        A monitored outfall that was clean while the river below it turned is not where the
+        wastewater came from: a pipe straight into the river is (the simulator's months
+        before 2026-12-07, eighth session, named a segment's only outfall for half the pipes
+        into such segments, a sewage plant among them)."""
         outfalls = self.registry.outfalls_into(station.id)
         above = [b for b in below if b != station.id]
         best: tuple[float, str, str] | None = None
@@ -1218,13 +1235,33 @@ class Monitor:
             if score and (best is None or score > best[0]):
                 best = (score, o.id, ev)
         if best is not None:
-            return best[1], best[2]
-        if len(outfalls) == 1:
-            return outfalls[0].id, ""
+            return best[1], best[2], ()
+        cleared = tuple(o.id for o in outfalls if self._clears_itself(o, station.id, t))
+        if len(outfalls) == 1 and not cleared:
+            return outfalls[0].id, "", ()
         upstream = self.registry.upstream_of(station.id)
         if len(upstream) == 1:
-            return f"{upstream[0].id}..{station.id}", ""
-        return f"..{station.id}", ""
+            return f"{upstream[0].id}..{station.id}", "", cleared
+        return f"..{station.id}", "", cleared
+
+    def _clears_itself(self, o: Station, sid: str, t: datetime) -> bool:
+        """Did outfall ``o``'s own station watch its water through the time a plume first seen
+        at ``sid`` at ``t`` would have left it, and find nothing? It has reported without
+        missing a sample since the flow time's longest reading (as in :meth:`_localise`'s
+        evidence: twice the registry's flow time and three hours) before ``t``, reports still,
+        has a baseline of a dissolved marker to judge by, and none of its rules found a
+        discharge signature in that time, whether or not an alert followed. A station that
+        was silent, new or just back from an outage vouches for nothing."""
+        ost = self._st.get(o.id)
+        if ost is None or ost.offline or ost.watch_since is None or ost.last_time is None:
+            return False
+        minutes = self.registry.travel_minutes_between(o.id, sid) or 0.0
+        since = t - timedelta(minutes=2 * minutes + 180)
+        if ost.watch_since > since or (t - ost.last_time).total_seconds() > 3 * self._cadence(ost):
+            return False
+        if not any(len(b) >= self.config.min_history for p, b in ost.baselines.items() if p in DISSOLVED):
+            return False
+        return ost.signature_at is None or ost.signature_at < since
 
     def _discharge_condition(self, st: _StationState, inc: _Incident, t: datetime, snap: dict[str, float],
                              zs: dict[str, float], risen: list[str], rain: bool) -> Condition:
@@ -1241,6 +1278,9 @@ class Monitor:
         parts = "、".join(_zh(p) + ("↓" if p == "do" else "↑") for p in risen)
         msg = (f"{st.station.name}（{st.station.river}）疑似偷排：{parts}，"
                f"疑似来源 {src_name}{'（' + inc.source_evidence + '）' if inc.source_evidence else ''}")
+        if inc.cleared:
+            names = "、".join(self.registry[o].name for o in inc.cleared)
+            msg += f"（段内排口 {names} 在线监测未见异常，请沿河排查暗管）"
         if corroborated:
             msg += f"；下游 {'、'.join(self.registry[s].name for s in inc.seen if s != inc.first_station)} 已印证"
         return Condition(

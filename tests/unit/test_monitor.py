@@ -101,6 +101,28 @@ def test_upstream_station_quiet_gives_segment_or_outfall_source() -> None:
     assert 0 < a.confidence <= 1
 
 
+def test_an_outfall_whose_own_station_saw_nothing_is_not_named_for_the_river_below() -> None:
+    # OF_XT_RAIN is the only outfall into the reach above XT_TOWN. Its station reported all
+    # along and its water stayed as it was while the plume came by XT_TOWN: a pipe straight
+    # into the river, not the outfall. The segment is named, and the message says the
+    # outfall was clean, so that the field team walks the bank instead of opening the outfall.
+    def at_xt(sid: str, t: datetime) -> dict:
+        return PLUME if sid == "XT_TOWN" and between(t, T1, 40) else {}
+
+    _, events = run(stream(["TZ_TOWN", "XT_TOWN", "OF_XT_RAIN"], 8, at_xt))
+    (a,) = [e.alert for e in events if e.type == "raised" and e.alert.kind == "illegal_discharge"]
+    assert a.station == "XT_TOWN" and a.suspected_source == "TZ_TOWN..XT_TOWN"
+    assert "段内排口 西塘老镇雨水排口 在线监测未见异常" in a.message
+
+    # Silent for an hour before the plume: it cannot vouch for that hour, and stays the suspect.
+    def outage(r: Reading) -> bool:
+        return r.station == "OF_XT_RAIN" and T1 - timedelta(hours=2) <= r.time < T1 - timedelta(hours=1)
+
+    _, events = run([r for r in stream(["TZ_TOWN", "XT_TOWN", "OF_XT_RAIN"], 8, at_xt) if not outage(r)])
+    (a,) = [e.alert for e in events if e.type == "raised" and e.alert.kind == "illegal_discharge"]
+    assert a.suspected_source == "OF_XT_RAIN" and "未见异常" not in a.message
+
+
 def test_a_reach_with_no_outfall_station_is_named_as_the_reach_above_the_station() -> None:
     # LXT_LUXU has no station above it in the registry and no outfall into it: the source is
     # the reach above it ("..LXT_LUXU", DESIGN.md's segment), which the message words.
