@@ -1379,7 +1379,10 @@ class Monitor:
                 events += self.policy.observe(Condition(
                     s.id, "water", "dry_weather_flow", ("flow",),
                     "critical" if flow > 20 * self.config.outfall_flow_l_s else "warning",
-                    f"{s.name} 晴天排水：流量 {flow:.1f} L/s，近24小时无降雨（晴天不排水）",
+                    f"{s.name} 晴天排水：流量 {flow:.1f} L/s，"
+                    + ("近24小时无降雨（晴天不排水）" if known_dry
+                       # The core has not seen the whole day: say what it knows.
+                       else "自数据开始无降雨（此前天气未知，可能为雨后余水）"),
                     suspected_source=s.id, confidence=conf, details={"flow": flow}), t)
             else:
                 events += self.policy.absent(s.id, "dry_weather_flow", t)
@@ -1408,7 +1411,7 @@ class Monitor:
         wet = s.outfall_type == "rain" and raining
         level = ""  # wastewater told by its level alone: what the message says
         if not signature and s.outfall_type == "rain" and not wet:
-            risen, level = self._wastewater_flowing(st, snap)
+            risen, level = self._wastewater_flowing(st, snap, t)
             signature = bool(risen)
         measured = False
         if wet:
@@ -1492,7 +1495,7 @@ class Monitor:
         more = [p for p, z in zs.items() if Z_SUPPORT <= z < c.z_fault]
         return sorted(far, key=lambda p: -zs[p]) + more + company
 
-    def _wastewater_flowing(self, st: _StationState, snap: dict[str, float]) -> tuple[list[str], str]:
+    def _wastewater_flowing(self, st: _StationState, snap: dict[str, float], t: datetime) -> tuple[list[str], str]:
         """Wastewater itself flowing out of a rain outfall in dry weather, whatever the
         outfall's history: NH3-N at ``storm_sewage_nh3n`` (half the low end of raw sewage's
         20–40 mg/L, standards.md §7.1 [M]; surface water's class V limit is 2), or COD over
@@ -1500,7 +1503,14 @@ class Monitor:
         little NH3-N), with the outfall flowing. A new station has no baseline for an hour,
         and one that starts on a cross-connection would learn the wastewater as its normal.
         Conductivity, COD and NH3-N are named beside it when they stand out of the baseline.
-        Returns those markers, the level's first, and what the level is (empty: none)."""
+        Returns those markers, the level's first, and what the level is (empty: none).
+
+        In the core's first ``rain_memory_s`` of data it does not know whether it rained just
+        before (a replay, a first start): a flow receding then, to ``recession_flow_ratio``
+        of its last readings' highest or less, may be a storm's tail, whose first flush
+        carries COD over 100 mg/L, and COD alone does not make it wastewater (four rain
+        outfalls of 20291555 draining at the month's first sample, COD 103–124 mg/L falling
+        with their flow). Raw sewage's NH3-N still does."""
         c = self.config
         nh3n, cod, flow = snap.get("nh3n"), snap.get("cod"), snap.get("flow")
         if flow is None or flow <= c.outfall_flow_l_s:
@@ -1508,7 +1518,7 @@ class Monitor:
         if nh3n is not None and nh3n >= c.storm_sewage_nh3n:
             risen = ["nh3n"]
             level = f"流量 {flow:.1f} L/s，氨氮 {nh3n:.3g} mg/L（达生活污水水平 ≥ {c.storm_sewage_nh3n:g} mg/L）"
-        elif cod is not None and cod > self._wastewater_cod:
+        elif cod is not None and cod > self._wastewater_cod and not (self._weather_unknown(t) and self._receding(st)):
             risen = ["cod"]
             level = (f"流量 {flow:.1f} L/s，COD {cod:.4g} mg/L"
                      f"（超 GB 8978-1996 {self._wastewater_grade}标准 {self._wastewater_cod:g} mg/L）")
@@ -1522,6 +1532,17 @@ class Monitor:
                 if z is not None and z >= c.z_support:
                     risen.append(p)
         return risen, level
+
+    def _weather_unknown(self, t: datetime) -> bool:
+        """Is ``t`` within the core's first ``rain_memory_s`` of data, when a storm it did not
+        see may still be running off?"""
+        return self._first_time is None or (t - self._first_time).total_seconds() < self.config.rain_memory_s
+
+    def _receding(self, st: _StationState) -> bool:
+        """A rain outfall's flow (its last ``dwf_samples`` readings, this one last) fallen to
+        ``recession_flow_ratio`` of the highest before it or less."""
+        flows = list(st.flows)
+        return len(flows) >= 2 and flows[-1] <= self.config.recession_flow_ratio * max(flows[:-1])
 
     def _signature_recent(self, st: _StationState, t: datetime) -> bool:
         """The outfall's discharge signature held within the last three sampling intervals."""

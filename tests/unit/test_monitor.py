@@ -2216,3 +2216,30 @@ def test_the_step_rules_plain_median_is_numpys(n: int) -> None:
     for _ in range(50):
         xs = list(g.normal(500.0, 8.0, n).round(1))  # rounded: ties, as instruments give
         assert _median([*xs]) == pytest.approx(float(np.median(xs)), abs=1e-12)
+
+
+def test_a_storms_tail_at_a_replays_first_sample_is_not_wastewater_by_its_cod() -> None:
+    # A replay that begins as a storm it never saw drains away: a rain outfall's flow falls
+    # from 4 L/s to nothing in 35 min, its first flush's COD (over 100 mg/L) falling with it
+    # (OF_XH2_RAIN at the first samples of 20291555). The core does not yet know that it
+    # rained; COD alone, receding with the flow, is no wastewater (four such alerts there).
+    # The same COD on a flow that holds, as a factory's effluent does, is (the test above).
+    course = [(4.2, 204.0), (2.7, 176.0), (1.8, 145.0), (1.8, 124.0), (1.6, 95.0), (0.7, 90.0), (0.0, 72.0)]
+
+    def tail(i: int) -> tuple[float, float]:
+        return course[i] if i < len(course) else (0.0, 30.0)
+
+    g = np.random.default_rng(7)
+    out = []
+    for i in range(36):
+        t = T0 + i * STEP
+        flow, cod = tail(i)
+        for p, x in {"cond": 450.0, "nh3n": 1.5, "cod": cod, "turb": 30.0}.items():
+            out.append(Reading("OF_JZ_RAIN", t, p, round(x * (1 + g.normal(0, 0.01)), 3)))
+        out.append(Reading("OF_JZ_RAIN", t, "flow", round(flow, 1)))
+    events = run(out)[1]
+    assert not _raised(events)
+    # Its flow is still told as dry-weather flow, for a look, but not as 24 h without rain,
+    # which the core cannot know.
+    (dwf,) = _raised(events, "dry_weather_flow")
+    assert "此前天气未知" in dwf.message and "近24小时无降雨" not in dwf.message and dwf.confidence == 0.6
