@@ -2243,3 +2243,22 @@ def test_a_storms_tail_at_a_replays_first_sample_is_not_wastewater_by_its_cod() 
     # which the core cannot know.
     (dwf,) = _raised(events, "dry_weather_flow")
     assert "此前天气未知" in dwf.message and "近24小时无降雨" not in dwf.message and dwf.confidence == 0.6
+
+
+def test_a_factorys_effluent_moving_two_markers_is_a_warning_raw_wastewater_is_critical() -> None:
+    # OF_LX_IND carries its treated effluent by permit. Its NH3-N and salts moving together
+    # (nitrification slowing in a salty batch) is worth a look; raw wastewater let past the
+    # treatment lifts every marker at once and is an illegal discharge by any reading.
+    def two(sid: str, t: datetime) -> dict:
+        return {"cond": 60.0, "nh3n": 0.3} if sid == "OF_LX_IND" and between(t, T1, 40) else {}
+
+    def raw(sid: str, t: datetime) -> dict:
+        return {**PLUME, "tp": 0.5} if sid == "OF_LX_IND" and between(t, T1, 40) else {}
+
+    (a,) = _raised(run(stream(["OF_LX_IND"], 8, two))[1])
+    assert set(a.parameters) == {"cond", "nh3n"} and (a.severity, a.confidence) == ("warning", 0.5)
+    (a,) = _raised(run(stream(["OF_LX_IND"], 8, raw))[1])
+    assert {"cond", "nh3n", "cod", "tp"} <= set(a.parameters) and (a.severity, a.confidence) == ("critical", 0.9)
+    # At a rain outfall any wastewater is out of place: the same two markers are critical.
+    (a,) = _raised(run(stream(["OF_XT_RAIN"], 8, lambda sid, t: two("OF_LX_IND", t)))[1])
+    assert (a.severity, a.confidence) == ("critical", 0.9)
