@@ -85,6 +85,11 @@ class Outcome:
 
     event: Mapping[str, Any]
     delay_min: float | None
+    # A detected discharge with a source to find (an outfall, or a pipe's river segment):
+    # what its pollution alerts named as the suspected source, and whether that was right
+    # (None: nothing to judge).
+    named: tuple[str, ...] = ()
+    localised: bool | None = None
 
     def within(self, target_min: float) -> bool:
         return self.delay_min is not None and self.delay_min <= target_min
@@ -205,18 +210,19 @@ def score(truth: Iterable[Mapping[str, Any]], alerts: Iterable[Mapping[str, Any]
             delay = (_t(first["raised_at"]) - first_arrival(ev)).total_seconds() / 60
         delay = max(0.0, delay)
         ts.delays_min.append(delay)
-        outcomes.append(Outcome(ev, delay))
         if delay <= delay_target_min:
             ts.within_target += 1
+        named = tuple(sorted({a.get("suspected_source") or "" for a in hits if a["kind"] == POLLUTION}))
+        localised: bool | None = None
         if ev["type"] == "illegal_discharge" and ev.get("source"):
             source_total += 1
-            if any(a.get("suspected_source") == ev["source"] for a in hits if a["kind"] == POLLUTION):
-                source_exact += 1
+            localised = ev["source"] in named
+            source_exact += localised
         elif ev["type"] == "illegal_discharge" and ev.get("segment"):
             segment_total += 1
-            named = {a.get("suspected_source") for a in hits if a["kind"] == POLLUTION}
-            if segment_named(ev["segment"], named):
-                segment_right += 1
+            localised = segment_named(ev["segment"], named)
+            segment_right += localised
+        outcomes.append(Outcome(ev, delay, named, localised))
     # Pollution alerts that answer no discharge-like event.
     discharge_like = [e for e in events if e["type"] in ("illegal_discharge", "dry_weather_flow")]
     faults = [e for e in events if e["type"] == "sensor_fault"]

@@ -62,7 +62,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="a MonitorConfig field for this run (repeatable), e.g. z_rise=3.5: judge a setting "
                         "on months without editing the core")
     p.add_argument("--misses", action="store_true",
-                   help="list every illegal discharge not raised within 30 min: where, how big, how late")
+                   help="list every illegal discharge not raised within 30 min (where, how big, how late), "
+                        "and every one detected whose source no alert named (what they named)")
     p.add_argument("--plot-misses", action="store_true",
                    help="also draw each of those misses (its stations' markers, the arrival, the 30-min deadline, "
                         "when each marker showed it, the alert) as a PNG in OUT/misses/")
@@ -198,6 +199,22 @@ def _miss_line(seed: int, o: Outcome, registry: Registry) -> str:
     return (f"  {seed} {ev['id']}: {setting(ev, registry)}, {ev.get('signature_type') or '?'}{flow}, "
             f"source {ev.get('source') or '–'}; first at {first} {first_at} ({shown or 'no signature there'})"
             f"{in_time}; {late}")
+
+
+def _misplaced_line(seed: int, o: Outcome) -> str:
+    """One detected discharge whose source no alert named: where it came from (an outfall, or
+    a pipe's river segment) and what the alerts answering it named instead.
+
+    >>> from analytics.scoring import Outcome
+    >>> ev = {"id": "month-0056-illegal_discharge", "type": "illegal_discharge", "source": "OF_XT_RAIN",
+    ...       "stations": ["OF_XT_RAIN", "XT_TOWN"], "start": "2026-07-18T00:26:38Z"}
+    >>> print(_misplaced_line(20301456, Outcome(ev, 10.0, ("OF_XT_WWTP", "XT_TOWN..DZG_DINGZHA"), False)))
+      20301456 month-0056-illegal_discharge: from OF_XT_RAIN at ...; named OF_XT_WWTP, XT_TOWN..DZG_DINGZHA
+    """
+    ev = o.event
+    where = ev.get("source") or f"a pipe into {ev.get('segment') or '?'}"
+    return (f"  {seed} {ev['id']}: from {where} at {ev['start']}; named "
+            + (", ".join(n for n in o.named if n) or "no source"))
 
 
 def target_line(what: str, k: int, n: int, target: float, at_most: bool = False) -> str:
@@ -389,6 +406,7 @@ def run(args: argparse.Namespace) -> int:
     by_markers: dict[str, list[int]] = {}  # and by the markers the truth saw move
     by_in_time: dict[str, list[int]] = {}  # and by those it saw move within 30 min
     missed = []
+    misplaced = []  # detected, but no alert named the right source
     for seed, r, _, _ in rows:
         for o in r.outcomes:
             if o.event["type"] != "illegal_discharge":
@@ -406,6 +424,8 @@ def run(args: argparse.Namespace) -> int:
                 shown[1] += o.within(30.0)
             if not o.within(30.0):
                 missed.append((seed, o))
+            if o.localised is False:
+                misplaced.append((seed, o))
     if by_setting:
         print("illegal discharges by setting:")
         for name, (n, det, within) in sorted(by_setting.items(), key=lambda kv: -kv[1][0]):
@@ -424,6 +444,10 @@ def run(args: argparse.Namespace) -> int:
               "turbidity NTU, flow L/s):")
         for seed, o in missed:
             print(_miss_line(seed, o, registry))
+    if args.misses and misplaced:
+        print(f"illegal discharges detected but not localised ({len(misplaced)}): what their alerts named")
+        for seed, o in misplaced:
+            print(_misplaced_line(seed, o))
     if args.plot_misses and missed:
         from envmon.benches.miss_plots import plot_misses
 

@@ -44,9 +44,26 @@ def test_a_pipe_into_a_river_is_localised_to_its_segment_not_to_an_outfall() -> 
     for source, right in (("XT_TOWN..TZ_TOWN", 1), ("..TZ_TOWN", 1), ("OF_TZ_RAIN", 0), ("LXT_TAOZHUANG..TZ_TOWN", 0)):
         r = score([pipe("e1")], [alert("a1", source)], station_days=1)
         assert (r.segment_total, r.segment_right, r.source_total) == (1, right, 0), source
+        # and the outcome says what was named, for the bench's list of wrong sources
+        assert (r.outcomes[0].named, r.outcomes[0].localised) == ((source,), bool(right)), source
     # never raised: not counted (as for outfalls, localisation is judged on what was found)
     r = score([pipe("e1")], [], station_days=1)
     assert (r.segment_total, r.segment_right) == (0, 0)
+    assert (r.outcomes[0].named, r.outcomes[0].localised) == ((), None)
+
+
+def test_an_outfalls_discharge_named_for_another_outfall_is_listed_as_not_localised() -> None:
+    # Two alerts answer it: the river station's names the factory beside the rain outfall.
+    ev = _ev("e1", "OF_XT_RAIN", "2026-07-14T16:00:00Z", source="OF_XT_RAIN")
+    ev["stations"] = ["OF_XT_RAIN", "XT_TOWN"]
+    wrong = {"id": "a1", "kind": "illegal_discharge", "station": "XT_TOWN", "start": "2026-07-14T16:20:00Z",
+             "raised_at": "2026-07-14T16:20:00Z", "suspected_source": "OF_XT_WWTP"}
+    r = score([ev], [wrong], station_days=1)
+    assert (r.source_total, r.source_exact) == (1, 0)
+    assert (r.outcomes[0].named, r.outcomes[0].localised) == (("OF_XT_WWTP",), False)
+    right = {**wrong, "id": "a2", "station": "OF_XT_RAIN", "suspected_source": "OF_XT_RAIN"}
+    r = score([ev], [wrong, right], station_days=1)
+    assert (r.outcomes[0].named, r.outcomes[0].localised) == (("OF_XT_RAIN", "OF_XT_WWTP"), True)
 
 
 def test_a_dry_weather_flow_alert_is_false_only_where_nothing_flowed_but_the_meters_noise() -> None:
