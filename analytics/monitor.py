@@ -722,7 +722,9 @@ class Monitor:
 
         - Clear: ``min_rises`` markers at least ``z_rise`` out (DO that far down counts), a
           dissolved marker (conductivity, NH3-N) among them; the chemistry at ``z_support``
-          beside them is named with them.
+          beside them is named with them. Turbidity as one of the two asks for a third
+          instrument at ``z_support``: stirred sediment lifts the particles and the NH3-N
+          of its pore water, and nothing else need move.
         - Weighed: evidence adds up over the chemistry (conductivity,
           NH3-N, COD, CODMn, TP) at least ``z_support`` out — one marker at ``z_rise`` or
           more, a dissolved one among them, and together at least ``min_rises × z_rise``,
@@ -746,7 +748,16 @@ class Monitor:
         do_down = with_do and zs.get("do", 0.0) <= -c.z_rise and any(p in CHEMISTRY for p in strong)
         own = [p for p in strong if p not in COMPANY_ONLY]
         turbid = zs.get("turb", 0.0) >= c.z_rise
-        if len(own) + do_down >= c.min_rises and any(p in DISSOLVED for p in strong):
+        clear = len(own) + do_down >= c.min_rises and any(p in DISSOLVED for p in strong)
+        if clear and "turb" in own and len(own) - 1 + do_down < c.min_rises:
+            # Turbidity one of the two: a barge's wash or the wind stirring the bed lifts the
+            # particles and releases the pore water's NH3-N with them, and nothing else need
+            # move (a navigable river at night, tests/data/networks/long_chain.toml: 14 of 49
+            # false alerts in 12 months were turbidity and NH3-N alone). A plume that lifts
+            # the particles that far lifts more of its chemistry beside them: a third
+            # instrument at ``z_support`` is asked.
+            clear = any(p not in strong and zs.get(p, 0.0) >= c.z_support for p in params)
+        if clear:
             # Named with the chemistry beside it at ``z_support`` (the weighed rule's company;
             # with turbidity up, the dissolved markers only): the alert names every
             # instrument that shows the plume, the rain's demand for the salts is judged as

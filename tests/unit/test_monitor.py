@@ -847,6 +847,30 @@ def test_same_chemistry_with_turbidity_is_particles_not_a_discharge() -> None:
     assert not _raised(events)
 
 
+def test_a_stirred_bed_lifting_turbidity_and_nh3n_alone_is_not_a_discharge() -> None:
+    # A barge's wash at night: turbidity 18 -> 38 NTU and the pore water's NH3-N +0.25 mg/L
+    # (both far past z_rise), the salts, CODMn, TP and DO where they were. Two instruments,
+    # but the particles are no wastewater marker of their own.
+    def stirred(sid: str, t: datetime) -> dict:
+        return {"turb": 20.0, "nh3n": 0.25} if sid == "XT_TOWN" and between(t, T1, 60) else {}
+
+    _, events = run(stream(["XT_TOWN"], 9, stirred))
+    assert not _raised(events)
+
+
+def test_a_plume_with_its_particles_and_a_third_marker_beside_them_is_a_discharge() -> None:
+    # The same turbidity and NH3-N with the salts up moderately beside them (+35 uS/cm: z
+    # about 3.4 of a scale of 2 % of 520, over z_support and under z_rise). A stirred bed
+    # does not move the salts; wastewater does.
+    def plume(sid: str, t: datetime) -> dict:
+        return {"turb": 20.0, "nh3n": 0.25, "cond": 35.0} if sid == "XT_TOWN" and between(t, T1, 60) else {}
+
+    _, events = run(stream(["XT_TOWN"], 9, plume))
+    (a,) = _raised(events)
+    assert a.station == "XT_TOWN" and {"turb", "nh3n", "cond"} <= set(a.parameters)
+    assert a.start <= T1 + STEP
+
+
 def test_same_chemistry_in_rain_is_runoff_not_a_discharge() -> None:
     def small(sid: str, t: datetime) -> dict:
         return SMALL if sid == "XT_TOWN" and between(t, T1, 60) else {}
