@@ -212,7 +212,7 @@ def score(truth: Iterable[Mapping[str, Any]], alerts: Iterable[Mapping[str, Any]
         ts.delays_min.append(delay)
         if delay <= delay_target_min:
             ts.within_target += 1
-        named = tuple(sorted({a.get("suspected_source") or "" for a in hits if a["kind"] == POLLUTION}))
+        named = tuple(sorted({src for a in hits if a["kind"] == POLLUTION and (src := a.get("suspected_source"))}))
         localised: bool | None = None
         if ev["type"] == "illegal_discharge" and ev.get("source"):
             source_total += 1

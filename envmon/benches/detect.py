@@ -214,7 +214,7 @@ def _misplaced_line(seed: int, o: Outcome) -> str:
     ev = o.event
     where = ev.get("source") or f"a pipe into {ev.get('segment') or '?'}"
     return (f"  {seed} {ev['id']}: from {where} at {ev['start']}; named "
-            + (", ".join(n for n in o.named if n) or "no source"))
+            + (", ".join(o.named) or "no source"))
 
 
 def target_line(what: str, k: int, n: int, target: float, at_most: bool = False) -> str:
