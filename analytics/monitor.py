@@ -217,6 +217,12 @@ class MonitorConfig:
     # draws once a cycle (an hour) and reports up to a cycle after it drew, so a plume the
     # probe saw is in a result at most two cycles later.
     front_memory_s: float = 2 * 3600.0
+    # The largest step of a front's climb, as a share of the whole (:meth:`_salt_front`): a
+    # probe's jump comes in at one sample (a share near 1), a plume's front over two samples
+    # or more. Over more than half, the climb is two steps: the larger at most twice the
+    # smaller, the smaller ``z_support`` of the probe's sample noise (not the noise beside
+    # a jump).
+    front_step_share: float = 2.0 / 3.0
     # A parameter far out with no other beside it (``_lone_jump``, the fault pattern) for this
     # long is the instrument's, not the water's: while it stays ``z_rise`` out it no longer
     # counts as a marker of a discharge, and a discharge there must be shown by the others.
@@ -885,11 +891,17 @@ class Monitor:
         and climbing over the last ``step_after`` samples (the step rule's windows at the
         station's cadence, :meth:`_step_samples`) — most steps up, together at
         least 60 % of its rise over the hour before (so the rise is happening now), none
-        more than half of it, the rise at least ``z_rise`` times that hour's sample noise —
-        with DO not up. A plume spreads as it travels, so its front comes in over several
-        samples; a probe that jumps (an offset, fouling wiped off) does it from one sample
-        to the next, and one that drifts takes days. Once a front has come in, the plume
-        behind it holds the signature while conductivity stays ``z_support`` up (its salts
+        more than half of it or, in two steps, ``front_step_share`` with the smaller
+        ``z_support`` of the sample noise, the rise at least ``z_rise`` times that hour's
+        sample noise — with DO not up. A plume spreads as it travels, so its front comes in
+        over two samples or more (two from a pipe just above the station); a probe that
+        jumps (an offset, fouling wiped off) does it from one sample to the next, and one
+        that drifts takes days. (A logger that reports each interval's mean shows a jump in
+        mid-interval over two samples; its larger part is under two thirds one time in
+        three: such a probe's offset can read as a front. The simulator's loggers report
+        instants, so its months cannot tell how often.) Once a front has come in, the plume
+        behind it holds the signature while conductivity stays ``z_support`` up and DO
+        does not rise ``z_support`` (its salts
         sway about their level; LXT_TAOZHUANG, 20281589, z 3.5, 3.8, 3.1, 4.9). The caller
         follows the front at every sample, whatever the other rules found. DO must not
         be up by ``z_support`` (oxygen-richer water coming in, a sluice opened onto another
@@ -904,8 +916,13 @@ class Monitor:
             return []
         found = ["cond", "do"] if zs.get("do", 0.0) <= -c.z_support else ["cond"]
         if st.front:
-            # The plume behind its front, as long as its salts stay up; its largest z is
-            # what the analysers' results weigh once it has passed (:meth:`_with_front`).
+            # The plume behind its front, as long as its salts stay up and DO does not rise
+            # (a front over two samples is found before other water's oxygen shows); its
+            # largest z is what the analysers' results weigh once it has passed
+            # (:meth:`_with_front`).
+            if zs.get("do", 0.0) >= c.z_support:
+                st.front, st.front_at = False, None  # other water: nothing for the analysers either
+                return []
             st.front_z = max(st.front_z, z)
             return found
         before, after = self._step_samples(st)
@@ -918,7 +935,10 @@ class Monitor:
         sigma = max(_sample_noise(pre), MIN_SCALE["cond"])
         rise = float(vals[-1]) - pre_med
         inc = np.diff(vals[-after:])
-        if (rise < c.z_rise * sigma or float(inc.sum()) < 0.6 * rise or float(inc.max()) > 0.5 * rise
+        top, second = (float(x) for x in np.sort(inc)[-1:-3:-1])
+        # Over two samples: the smaller of the two steps must be a step, not the noise.
+        two = top <= c.front_step_share * rise and second >= c.z_support * sigma
+        if (rise < c.z_rise * sigma or float(inc.sum()) < 0.6 * rise or (top > 0.5 * rise and not two)
                 or int((inc > 0).sum()) < 0.6 * len(inc)):
             return []
         st.front, st.front_at, st.front_z = True, t, z
