@@ -92,7 +92,7 @@ class Settings:
     stations: str = str(STATIONS_FILE)
 
 
-def _coerce(value: Any, typ: Any, where: str) -> Any:
+def coerce(value: Any, typ: Any, where: str) -> Any:
     t = typ if isinstance(typ, type) else {"int": int, "float": float, "str": str, "bool": bool}.get(str(typ), str)
     if t is bool:
         if isinstance(value, bool):
@@ -120,7 +120,7 @@ def _build(cls: type, data: Mapping[str, Any], env: Mapping[str, str], section: 
         if key in env:
             kwargs[f.name] = _coerce_env(env[key], hints[f.name], f"{section}.{f.name}", key)
         elif f.name in data:
-            kwargs[f.name] = _coerce(data[f.name], hints[f.name], f"{section}.{f.name}")
+            kwargs[f.name] = coerce(data[f.name], hints[f.name], f"{section}.{f.name}")
     allowed = cls.choices() if hasattr(cls, "choices") else {}
     for name, values in allowed.items():
         if name in kwargs and kwargs[name] not in values:
@@ -132,7 +132,7 @@ def _build(cls: type, data: Mapping[str, Any], env: Mapping[str, str], section: 
 
 def _coerce_env(value: str, typ: Any, where: str, key: str) -> Any:
     try:
-        return _coerce(value, typ, where)
+        return coerce(value, typ, where)
     except SettingsError as err:
         raise SettingsError(f"{err} (from {key})") from err
 

@@ -286,12 +286,17 @@ def monitor_config(settings: list[str]) -> MonitorConfig:
 
     >>> monitor_config(["z_rise=3.5", "stuck_samples=6"]).z_rise
     3.5
+    >>> monitor_config(["z_rise=x"])
+    Traceback (most recent call last):
+    ...
+    envmon.settings.SettingsError: --set z_rise: expected float, got 'x'
     >>> monitor_config(["z_rsie=3"])
     Traceback (most recent call last):
     ...
     ValueError: --set z_rsie: not a MonitorConfig field (known: aqi_alert_above, aqi_edition, ...)
     """
     from analytics.monitor import MonitorConfig
+    from envmon.settings import coerce
 
     base = MonitorConfig()
     names = sorted(f.name for f in dataclasses.fields(MonitorConfig))
@@ -302,33 +307,10 @@ def monitor_config(settings: list[str]) -> MonitorConfig:
             raise ValueError(f"--set {item!r}: expected KEY=VALUE")
         if key not in names:
             raise ValueError(f"--set {key}: not a MonitorConfig field (known: {', '.join(names[:2])}, ...)")
-        kind = type(getattr(base, key))
-        try:
-            over[key] = _setting_value(kind, text)
-        except ValueError as err:
-            raise ValueError(f"--set {key}: expected {kind.__name__}, got {text!r}") from err
+        # As the settings file reads its values: a switch is spelt out (``bool("0")`` is
+        # true in Python, which would turn a switch on that was meant off).
+        over[key] = coerce(text, type(getattr(base, key)), f"--set {key}")
     return dataclasses.replace(base, **over)
-
-
-def _setting_value(kind: type, text: str) -> Any:
-    """``text`` as a value of ``kind``. A switch is spelt out: ``bool("0")`` and
-    ``bool("false")`` are both true in Python, which would turn a switch on that was meant off.
-
-    >>> _setting_value(float, "3.5"), _setting_value(bool, "false"), _setting_value(bool, "1")
-    (3.5, False, True)
-    >>> _setting_value(bool, "maybe")
-    Traceback (most recent call last):
-    ...
-    ValueError: not a switch: 'maybe' (true/false, yes/no, on/off, 1/0)
-    """
-    if kind is bool:
-        word = text.strip().lower()
-        if word in ("true", "yes", "on", "1"):
-            return True
-        if word in ("false", "no", "off", "0"):
-            return False
-        raise ValueError(f"not a switch: {text!r} (true/false, yes/no, on/off, 1/0)")
-    return kind(text)
 
 
 def _one_seed(sc: Scenario, registry: Registry, seed: int, out: Path, reuse: bool,
