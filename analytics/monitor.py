@@ -88,6 +88,7 @@ CST_HOURS = int(CST.utcoffset(None).total_seconds()) // 3600  # the day's rhythm
 MOVING = 0.7
 _SQRT2 = math.sqrt(2.0)
 _SPIKE_WINDOW = timedelta(hours=2)  # spikes this close together make a fault (``spike_count``)
+_HOUR = timedelta(hours=1)
 
 
 def _sample_noise(a: np.ndarray) -> float:
@@ -440,17 +441,24 @@ class Monitor:
             # Late reading for a snapshot already evaluated: hourly aggregates only.
             self.ignored += 1
             return events
-        ok = r.flag in VALID_FLAGS  # ``Reading.ok``, without a property call per reading
-        if ok and r.parameter == "rain" and r.value >= self.config.measurable_rain_mm_h:
-            self._last_drop = r.time if self._last_drop is None else max(self._last_drop, r.time)
-        if ok and r.parameter == "rain" and r.value >= self.config.rain_mm_h:
-            if self._last_rain is None or (r.time - self._last_rain).total_seconds() > self.config.dry_spell_s:
-                self._spell_start = r.time  # a new storm: its first flush starts now
-            self._last_rain = r.time if self._last_rain is None else max(self._last_rain, r.time)
-        if ok:
-            st.snap[r.parameter] = r.value
-        st.flags[r.parameter] = r.flag
+        p = r.parameter
+        if r.flag in VALID_FLAGS:  # ``Reading.ok``, without a property call per reading
+            st.snap[p] = r.value
+            if p == "rain":
+                self._rain(r.time, r.value)
+        st.flags[p] = r.flag
         return events
+
+    def _rain(self, t: datetime, mm_h: float) -> None:
+        """A rain gauge's valid reading: the network's last drop and last rain, and the
+        start of a new storm after a dry spell."""
+        c = self.config
+        if mm_h >= c.measurable_rain_mm_h:
+            self._last_drop = t if self._last_drop is None else max(self._last_drop, t)
+        if mm_h >= c.rain_mm_h:
+            if self._last_rain is None or (t - self._last_rain).total_seconds() > c.dry_spell_s:
+                self._spell_start = t  # a new storm: its first flush starts now
+            self._last_rain = t if self._last_rain is None else max(self._last_rain, t)
 
     def tick(self, now: datetime, *, behind: bool = False) -> list[Event]:
         """The live driver's clock: check for silent stations as of ``now``.
@@ -540,13 +548,17 @@ class Monitor:
         b = st.baselines.get(p)
         if b is None or b.n < self.config.min_history:
             return None
-        med, mad = b.stats()
-        # A concentration's spread grows with its level (2 % of it at least). pH is a
-        # logarithm, where a share of the value means nothing: 2 % of pH 7.5 is 0.15,
-        # which hid a pH probe jumping by 0.8 until the maintenance visit. Temperature keeps
-        # the share: an industrial outfall's effluent steps with its process, and without
-        # it those steps read as probe faults (5 in 12 months tried, 2026-12-06).
-        scale = max(mad, MIN_SCALE.get(p, 0.0), 0.0 if p == "ph" else 0.02 * abs(med))
+        centre = b.memo
+        if centre is None:
+            med, mad = b.stats()
+            # A concentration's spread grows with its level (2 % of it at least). pH is a
+            # logarithm, where a share of the value means nothing: 2 % of pH 7.5 is 0.15,
+            # which hid a pH probe jumping by 0.8 until the maintenance visit. Temperature
+            # keeps the share: an industrial outfall's effluent steps with its process, and
+            # without it those steps read as probe faults (5 in 12 months tried, 2026-12-06).
+            # Kept with the statistics until the window moves (read for every sample).
+            centre = b.memo = (med, max(mad, MIN_SCALE.get(p, 0.0), 0.0 if p == "ph" else 0.02 * abs(med)))
+        med, scale = centre
         at = st.rhythm_at
         if at is not None and (day := st.rhythm.get(p)) is not None:
             a, b1 = day[at[0]], day[at[1]]
@@ -2230,7 +2242,7 @@ class Monitor:
             return []
         means = {p: s / n for p, (s, n) in st.hour_sums.items() if n}
         hour, st.hour_sums = st.hour, {}
-        t_end = hour + timedelta(hours=1)
+        t_end = hour + _HOUR
         s = st.station
         events: list[Event] = []
         day = cst_day_start(hour)

@@ -250,6 +250,9 @@ class RollingStats:
         # Cache the statistics: they are read far more often than the buffer changes when
         # several scores share one learn step.
         self._cache: tuple[float, float] | None = None
+        # A caller's value derived from the statistics alone (the monitor's z centre and
+        # scale): cleared with them, so it is computed once per move of the window.
+        self.memo: Any = None
 
     def __len__(self) -> int:
         return self.n
@@ -263,6 +266,7 @@ class RollingStats:
         if self.since >= self.every or self.n <= self.every:
             self.since = 0
             self._cache = None
+            self.memo = None
 
     def values(self) -> np.ndarray:
         return self.buf[: self.n] if self.n < self.size else self.buf

@@ -455,6 +455,30 @@ def test_sewage_jittering_out_of_a_rain_outfall_is_a_discharge_not_spikes() -> N
     assert not _faults(events)
 
 
+
+def test_a_z_is_judged_against_the_baseline_as_it_stands_after_every_move_of_its_window() -> None:
+    # The z's centre and scale are kept with the baseline's statistics (``RollingStats.memo``,
+    # read for every sample) and must go when they do: a value outliving its window would
+    # judge new water against old. A river's salts climbing 1 µS/cm a sample for 10 h (the
+    # window moves every ``baseline_every`` samples); at every sample the z must be the one
+    # computed afresh from the baseline's statistics (no rhythm is known within a day).
+    from analytics.monitor import MIN_SCALE
+
+    m = Monitor(REG, MonitorConfig())
+    checked = 0
+    for i in range(120):
+        m.process(Reading("TP_FENHU", T0 + i * STEP, "cond", 480.0 + i))
+        st = m._st["TP_FENHU"]
+        b = st.baselines.get("cond")
+        if b is None or b.n < m.config.min_history:
+            continue
+        med, mad = b.stats()
+        scale = max(mad, MIN_SCALE["cond"], 0.02 * abs(med))
+        assert m._z(st, "cond", 600.0) == pytest.approx((600.0 - med) / scale, rel=1e-12)
+        checked += 1
+    assert checked > 90
+
+
 AIR = {"pm25": 30.0, "pm10": 55.0, "so2": 8.0, "no2": 25.0, "o3": 70.0, "co": 0.6}
 
 
