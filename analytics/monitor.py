@@ -224,6 +224,11 @@ class MonitorConfig:
     # smaller, the smaller ``z_support`` of the probe's sample noise (not the noise beside
     # a jump).
     front_step_share: float = 2.0 / 3.0
+    # The probes alone between two results of the hourly analysers (:meth:`_probes_alone`):
+    # conductivity up, turbidity up and DO down, each this many scales, at two samples
+    # running. Wastewater is salty, turbid and without oxygen; a fault moves one instrument,
+    # runoff dilutes the salts, a stirred bed or an algal night moves no salts. 0: off.
+    probe_trio_z: float = 2.0
     # A parameter far out with no other beside it (``_lone_jump``, the fault pattern) for this
     # long is the instrument's, not the water's: while it stays ``z_rise`` out it no longer
     # counts as a marker of a discharge, and a discharge there must be shown by the others.
@@ -366,6 +371,7 @@ class _StationState:
     offline: bool = False
     heard: datetime | None = None  # driver's clock when the station's data last arrived (live)
     lone: dict[str, datetime] = field(default_factory=dict)  # param -> since when far out alone (a fault)
+    trio_prev: bool = False  # the probes alone showed a plume at the last sample (``_probes_alone``)
 
 
 class Monitor:
@@ -657,6 +663,8 @@ class Monitor:
         front = self._salt_front(st, t, zs)
         if front and not signature:
             signature, risen, do_down = True, front, False
+        if self._probes_alone(st, zs) and not signature:
+            signature, risen, do_down = True, ["cond", "turb"], True
         if signature:
             events += self._discharge(st, t, snap, ev, risen + (["do"] if do_down else []), rain)
         else:
@@ -676,6 +684,18 @@ class Monitor:
         self._stuck(st, snap)
         self._learn(st, snap, t, protect=signature or lone)
         return events
+
+    def _probes_alone(self, st: _StationState, zs: dict[str, float]) -> bool:
+        """The probes show a plume the hourly analysers have not yet drawn: conductivity and
+        turbidity up and DO down, each ``probe_trio_z`` scales, at this sample and the one
+        before. A pipe just above a station reaches it between two results (QX2, 20301493:
+        a 55 L/s sewage pipe, the analysers' next result 40 min after the plume, the probes
+        at z 2–3 from its second sample on); the chemistry's rules could not see it before.
+        Remembers this sample's answer for the next."""
+        z = self.config.probe_trio_z
+        trio = z > 0 and zs.get("cond", 0.0) >= z and zs.get("turb", 0.0) >= z and zs.get("do", 0.0) <= -z
+        held, st.trio_prev = st.trio_prev, trio
+        return trio and held
 
     def _lone_jump(self, st: _StationState, t: datetime, snap: dict[str, float], zs: dict[str, float],
                    explained: bool) -> bool:
