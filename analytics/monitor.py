@@ -88,7 +88,6 @@ CST_HOURS = int(CST.utcoffset(None).total_seconds()) // 3600  # the day's rhythm
 MOVING = 0.7
 _SQRT2 = math.sqrt(2.0)
 _SPIKE_WINDOW = timedelta(hours=2)  # spikes this close together make a fault (``spike_count``)
-_HOUR = timedelta(hours=1)
 
 
 def _sample_noise(a: np.ndarray) -> float:
@@ -689,8 +688,9 @@ class Monitor:
         """The probes show a plume the hourly analysers have not yet drawn: conductivity and
         turbidity up and DO down, each ``probe_trio_z`` scales, at this sample and the one
         before. A pipe just above a station reaches it between two results (QX2, 20301493:
-        a 55 L/s sewage pipe, the analysers' next result 40 min after the plume, the probes
-        at z 2–3 from its second sample on); the chemistry's rules could not see it before.
+        a 55 L/s sewage pipe, the analysers' next result 40 min after the plume, the three
+        probes 2–3 scales out together from its fourth sample on); the chemistry's rules
+        could not see it before.
         Remembers this sample's answer for the next."""
         z = self.config.probe_trio_z
         trio = z > 0 and zs.get("cond", 0.0) >= z and zs.get("turb", 0.0) >= z and zs.get("do", 0.0) <= -z
@@ -2262,7 +2262,7 @@ class Monitor:
             return []
         means = {p: s / n for p, (s, n) in st.hour_sums.items() if n}
         hour, st.hour_sums = st.hour, {}
-        t_end = hour + _HOUR
+        t_end = hour + timedelta(hours=1)
         s = st.station
         events: list[Event] = []
         day = cst_day_start(hour)
