@@ -168,12 +168,13 @@ def test_a_core_setting_is_judged_on_the_same_months(tmp_path, capsys) -> None:
     before = alerts.read_text(encoding="utf-8")
     # A bar no rise reaches (nor a marker far out, which with the water's pH moving is an
     # outfall's effluent changing), and no outfall flow that counts (the levels of
-    # wastewater are judged on an outfall flowing): the night's discharge is no longer raised.
+    # wastewater are judged on an outfall flowing), and the probes-alone rule off (its own
+    # bar): the night's discharge is no longer raised.
     assert main([*args, "--reuse", "--set", "z_rise=1000", "--set", "z_support=1000", "--set", "z_fault=1000",
-                 "--set", "storm_sewage_nh3n=1000", "--set", "outfall_flow_l_s=1e9"]) == 0
+                 "--set", "storm_sewage_nh3n=1000", "--set", "outfall_flow_l_s=1e9", "--set", "probe_trio_z=0"]) == 0
     out = capsys.readouterr().out
     assert ("core settings z_rise=1000 z_support=1000 z_fault=1000 storm_sewage_nh3n=1000 "
-            "outfall_flow_l_s=1e9") in out
+            "outfall_flow_l_s=1e9 probe_trio_z=0") in out
     assert "illegal_discharge" in before and "illegal_discharge" not in alerts.read_text(encoding="utf-8")
     assert main([*args, "--reuse", "--set", "z_rsie=3"]) == 2
     assert main([*args, "--reuse", "--set", "z_rise=high"]) == 2
